@@ -1,0 +1,215 @@
+"""Rebuild everything generated from one source: setup cells, README lesson map, student notebooks.
+
+    python -m course_utils.build          # rewrite what is stale
+    python -m course_utils.build --check  # list what is stale and exit 1 (used by the tests)
+
+Setup cells and Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits that one
+place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
+hidden tests) go through `otter assign`: the student notebook is written to
+notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
+autograder zip (with hidden tests) to notebooks/exercises/dist/ (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .runtime import BRANCH, REPOSITORY
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EXERCISES = NOTEBOOKS / "exercises"
+STUDENT = EXERCISES / "student"
+DIST = EXERCISES / "dist"
+TESTS_PKG = ROOT / "course_utils" / "exercise_tests"
+SETUP_MARKER = "# Course setup"
+
+SETUP_CELL = f'''{SETUP_MARKER}: the same first cell in every notebook (Colab install, imports, seed, device).
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+
+if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
+    from importlib.metadata import version
+
+    # Pin Colab's own torch and torchvision so that pip never reinstalls or downgrades them.
+    pins = os.path.join(tempfile.gettempdir(), "course_pins.txt")
+    with open(pins, "w") as f:
+        f.write("".join(f"{{p}}=={{version(p)}}\\n" for p in ("torch", "torchvision")))
+    source = os.environ.get("COURSE_INSTALL_SOURCE", "git+https://github.com/{REPOSITORY}@{BRANCH}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins, source], check=True)
+    importlib.invalidate_caches()
+
+import torch
+
+import course_utils
+from course_utils import fast_mode, get_device, seed_everything
+
+FAST = fast_mode()  # True under CI or COURSE_FAST=1: fewer epochs, less data
+DEVICE = get_device()  # CUDA, then Apple MPS, then CPU; COURSE_DEVICE overrides
+seed_everything(0)
+print(f"torch {{torch.__version__}} | course_utils {{course_utils.__version__}} | device {{DEVICE}} | fast mode {{FAST}}")'''
+
+
+def colab_url(notebook: Path) -> str:
+    """The Open-in-Colab address of a notebook of this repository."""
+    rel = notebook.resolve().relative_to(ROOT).as_posix()
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{rel}"
+
+
+def lesson_notebooks() -> list[Path]:
+    """Every lesson (notebooks/NN_slug.ipynb), in order."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def exercise_sources() -> list[Path]:
+    """Every exercise source (notebooks/exercises/NN_slug.ipynb), in order."""
+    return sorted(EXERCISES.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cell_text(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _title(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in _cell_text(cell).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    raise ValueError(f"{notebook} has no '# Title' line in a markdown cell")
+
+
+def sync_setup_cell(notebook: Path, check: bool) -> bool:
+    """Make the first code cell the course setup cell; True if it was (or would be) changed."""
+    nb = json.loads(notebook.read_text())
+    code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    if code and _cell_text(nb["cells"][code[0]]) == SETUP_CELL:
+        return False
+    if check:
+        return True
+    cell = {"cell_type": "code", "execution_count": None, "id": "course-setup", "metadata": {},
+            "outputs": [], "source": SETUP_CELL.splitlines(keepends=True)}
+    if code and _cell_text(nb["cells"][code[0]]).startswith(SETUP_MARKER):
+        cell["id"] = nb["cells"][code[0]].get("id", "course-setup")
+        nb["cells"][code[0]] = cell
+    else:
+        nb["cells"].insert(code[0] if code else len(nb["cells"]), cell)
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return True
+
+
+def lesson_map() -> str:
+    """The README's lesson map: one line per lesson and exercise, each with its Colab badge."""
+    badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    lines = []
+    for nb in lesson_notebooks():
+        lines.append(f"| {nb.stem[:2]} | [{_title(nb)}](notebooks/{nb.name}) | {badge}({colab_url(nb)}) |")
+    for src in exercise_sources():
+        student = STUDENT / src.name
+        lines.append(f"| {src.stem[:2]} | Exercise: [{_title(src)}](notebooks/exercises/student/{src.name}) "
+                     f"| {badge}({colab_url(student)}) |")
+    return "| # | Notebook | Colab |\n|---|---|---|\n" + "\n".join(lines)
+
+
+def sync_readme(check: bool) -> bool:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    new = re.sub(r"(<!-- lesson-map:start -->\n).*?(\n<!-- lesson-map:end -->)",
+                 lambda m: m.group(1) + lesson_map() + m.group(2), text, flags=re.S)
+    if new == text:
+        return False
+    if not check:
+        readme.write_text(new)
+    return True
+
+
+def _normalize_student(path: Path) -> str:
+    """Student notebook text with deterministic ids and no outputs, so rebuilds compare equal."""
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"cell-{i:02d}"
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    nb["metadata"] = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                      "language_info": {"name": "python"}}
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def assign(source: Path, out: Path) -> Path:
+    """Run `otter assign` on one exercise source into `out`; returns the autograder zip's path."""
+    proc = subprocess.run([sys.executable, "-m", "otter", "assign", "-v", str(source), str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"otter assign failed for {source}:\n{proc.stdout}\n{proc.stderr}")
+    zips = sorted((out / "autograder").glob("*.zip"))
+    if len(zips) != 1:
+        raise RuntimeError(f"otter assign made {len(zips)} autograder zips for {source}")
+    return zips[0]
+
+
+def build_exercise(source: Path, check: bool) -> list[str]:
+    """Rebuild one exercise; returns the committed files that are (or were) stale."""
+    stale = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        zip_path = assign(source, out)
+        student_text = _normalize_student(out / "student" / source.name)
+        target = STUDENT / source.name
+        if not target.is_file() or target.read_text() != student_text:
+            stale.append(str(target.relative_to(ROOT)))
+            if not check:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(student_text)
+        new_tests, pkg_tests = out / "student" / "tests", TESTS_PKG / source.stem
+        names = {p.name for p in new_tests.glob("*.py")}
+        old = {p.name for p in pkg_tests.glob("*.py")} if pkg_tests.is_dir() else set()
+        differing = names ^ old or {n for n in names & old
+                                    if not filecmp.cmp(new_tests / n, pkg_tests / n, shallow=False)}
+        if differing:
+            stale.append(str(pkg_tests.relative_to(ROOT)))
+            if not check:
+                shutil.rmtree(pkg_tests, ignore_errors=True)
+                shutil.copytree(new_tests, pkg_tests)
+        if not check:
+            DIST.mkdir(parents=True, exist_ok=True)
+            shutil.copy(zip_path, DIST / f"{source.stem}-autograder.zip")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="report stale files and exit 1; change nothing")
+    args = parser.parse_args(argv)
+    stale = [str(nb.relative_to(ROOT)) + " (setup cell)"
+             for nb in lesson_notebooks() + exercise_sources() if sync_setup_cell(nb, args.check)]
+    for source in exercise_sources():
+        stale += build_exercise(source, args.check)
+    # the package must know every exercise's tests before the README lists it
+    if sync_readme(args.check):
+        stale.append("README.md (lesson map)")
+    verb = "stale" if args.check else "rebuilt"
+    for item in stale:
+        print(f"{verb}: {item}")
+    if not stale:
+        print("everything is up to date")
+    if not args.check:
+        print(f"autograder zips (with hidden tests, not committed): {DIST.relative_to(ROOT)}/")
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

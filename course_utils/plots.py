@@ -1,0 +1,101 @@
+"""Plotting helpers: image grids and training curves, saved as PNGs under figures/ with stable names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+if matplotlib.get_backend().lower() == "agg" or not matplotlib.get_backend():
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from .runtime import figures_dir  # noqa: E402
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+
+
+def save_figure(fig: plt.Figure, name: str, dpi: int = 120) -> Path:
+    """Save `fig` as figures/<name>.png (a stable name such as '00_mnist_grid') and return the path."""
+    if not _NAME.match(name):
+        raise ValueError(
+            f"figure name {name!r} must be letters, digits, '_' or '-' without an extension, "
+            "e.g. '06_vae_samples'"
+        )
+    path = figures_dir() / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def show_images(
+    images: torch.Tensor,
+    nrow: int = 10,
+    title: str | None = None,
+    name: str | None = None,
+    labels: Sequence | None = None,
+    scale: float = 0.9,
+) -> plt.Figure:
+    """A grid of images in [0, 1], shaped (N, 784), (N, 28, 28) or (N, 1, 28, 28); saved if `name`."""
+    images = torch.as_tensor(images).detach().float().cpu()
+    if images.dim() == 2:
+        side = int(round(images.shape[1] ** 0.5))
+        if side * side != images.shape[1]:
+            raise ValueError(f"cannot reshape {images.shape[1]} pixels into a square image")
+        images = images.view(-1, side, side)
+    if images.dim() == 4:
+        if images.shape[1] != 1:
+            raise ValueError(f"expected one channel, got shape {tuple(images.shape)}")
+        images = images[:, 0]
+    if images.dim() != 3 or len(images) == 0:
+        raise ValueError(f"expected a non-empty batch of images, got shape {tuple(images.shape)}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"{len(labels)} labels for {len(images)} images")
+    ncol = min(nrow, len(images))
+    nrows = (len(images) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrows, ncol, figsize=(scale * ncol, scale * nrows + (0.4 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i].numpy(), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8, pad=2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(pad=0.2)
+    if name:
+        save_figure(fig, name)
+    return fig
+
+
+def plot_curves(
+    curves: Mapping[str, Sequence[float]],
+    title: str | None = None,
+    name: str | None = None,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    logy: bool = False,
+) -> plt.Figure:
+    """Line plot of named per-epoch series, e.g. {'train -ELBO': [...], 'test -ELBO': [...]}."""
+    if not curves:
+        raise ValueError("no curves to plot: pass a mapping like {'train loss': [..]}")
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for label, values in curves.items():
+        values = [float(v) for v in values]
+        ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None,
+                label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    if name:
+        save_figure(fig, name)
+    return fig
