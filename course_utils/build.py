@@ -17,7 +17,6 @@ import filecmp
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,7 +57,7 @@ from course_utils import fast_mode, get_device, seed_everything
 FAST = fast_mode()  # True under CI or COURSE_FAST=1: fewer epochs, less data
 DEVICE = get_device()  # CUDA, then Apple MPS, then CPU; COURSE_DEVICE overrides
 seed_everything(0)
-print(f"torch {{torch.__version__}} | course_utils {{course_utils.__version__}} | device {{DEVICE}} | fast mode {{FAST}}")'''
+print(f"torch {{torch.__version__}} | course_utils {{course_utils.__version__}} | {{DEVICE=}} | {{FAST=}}")'''
 
 
 def colab_url(notebook: Path) -> str:
@@ -151,39 +150,46 @@ def _normalize_student(path: Path) -> str:
 
 def assign(source: Path, out: Path) -> Path:
     """Run `otter assign` on one exercise source into `out`; returns the autograder zip's path."""
-    proc = subprocess.run([sys.executable, "-m", "otter", "assign", "-v", str(source), str(out)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"otter assign failed for {source}:\n{proc.stdout}\n{proc.stderr}")
+    from otter.assign import main as otter_assign  # imported here: otter takes seconds to import
+
+    try:
+        otter_assign(str(source), str(out), no_pdfs=True, no_run_tests=True)
+    except Exception as err:
+        raise RuntimeError(f"otter assign failed for {source}: {err}") from err
     zips = sorted((out / "autograder").glob("*.zip"))
     if len(zips) != 1:
         raise RuntimeError(f"otter assign made {len(zips)} autograder zips for {source}")
     return zips[0]
 
 
+def sync_assigned(source: Path, out: Path, write: bool) -> list[str]:
+    """Compare (or copy) an `otter assign` output with the committed student notebook and tests."""
+    stale = []
+    student_text = _normalize_student(out / "student" / source.name)
+    target = STUDENT / source.name
+    if not target.is_file() or target.read_text() != student_text:
+        stale.append(str(target.relative_to(ROOT)))
+        if write:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(student_text)
+    new_tests, pkg_tests = out / "student" / "tests", TESTS_PKG / source.stem
+    names = {p.name for p in new_tests.glob("*.py")}
+    old = {p.name for p in pkg_tests.glob("*.py")} if pkg_tests.is_dir() else set()
+    differing = names ^ old or {n for n in names & old
+                                if not filecmp.cmp(new_tests / n, pkg_tests / n, shallow=False)}
+    if differing:
+        stale.append(str(pkg_tests.relative_to(ROOT)))
+        if write:
+            shutil.rmtree(pkg_tests, ignore_errors=True)
+            shutil.copytree(new_tests, pkg_tests)
+    return stale
+
+
 def build_exercise(source: Path, check: bool) -> list[str]:
     """Rebuild one exercise; returns the committed files that are (or were) stale."""
-    stale = []
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        zip_path = assign(source, out)
-        student_text = _normalize_student(out / "student" / source.name)
-        target = STUDENT / source.name
-        if not target.is_file() or target.read_text() != student_text:
-            stale.append(str(target.relative_to(ROOT)))
-            if not check:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(student_text)
-        new_tests, pkg_tests = out / "student" / "tests", TESTS_PKG / source.stem
-        names = {p.name for p in new_tests.glob("*.py")}
-        old = {p.name for p in pkg_tests.glob("*.py")} if pkg_tests.is_dir() else set()
-        differing = names ^ old or {n for n in names & old
-                                    if not filecmp.cmp(new_tests / n, pkg_tests / n, shallow=False)}
-        if differing:
-            stale.append(str(pkg_tests.relative_to(ROOT)))
-            if not check:
-                shutil.rmtree(pkg_tests, ignore_errors=True)
-                shutil.copytree(new_tests, pkg_tests)
+        zip_path = assign(source, Path(tmp) / source.stem)
+        stale = sync_assigned(source, Path(tmp) / source.stem, write=not check)
         if not check:
             DIST.mkdir(parents=True, exist_ok=True)
             shutil.copy(zip_path, DIST / f"{source.stem}-autograder.zip")

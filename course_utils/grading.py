@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+import psutil
 import torch
 
 
@@ -85,21 +86,39 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "otter", "run", "-a", str(autograder.resolve()), "-o", out,
                "--no-logo", str(submission.resolve())]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=out)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=out)
+            log, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _kill_tree(proc)
             return GradeReport(error=f"grading timed out after {timeout:g} s (an infinite loop?)")
         results = Path(out) / "results.json"
         if not results.is_file():
-            tail = (proc.stdout + proc.stderr)[-2000:]
-            return GradeReport(error=f"otter run exited {proc.returncode} without results:\n{tail}")
+            return GradeReport(error=f"otter run exited {proc.returncode} without results:\n{log[-2000:]}")
         data = json.loads(results.read_text())
     report = GradeReport()
     for test in data.get("tests", []):
         name = test["name"].split(" - ")[0]
+        if name == "Public Tests":  # otter's summary of the public tests, not a question
+            continue
         score = float(test.get("score") or 0.0)
         report.scores[name] = report.scores.get(name, 0.0) + (0.0 if math.isnan(score) else score)
         report.possible[name] = report.possible.get(name, 0.0) + float(test.get("max_score") or 0.0)
-        if test.get("output") and "passed" not in test.get("status", "passed"):
-            report.messages[name] = test["output"]
+        if report.scores[name] < report.possible[name]:
+            report.messages[name] = test.get("output", "")
     return report
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Kill otter and everything it started: the notebook kernel runs in a session of its own."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    proc.kill()
+    for child in family:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.communicate()

@@ -1,0 +1,20 @@
+"""Test-session settings, applied before any notebook kernel starts (kernels inherit them)."""
+
+import os
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def pytest_configure(config):
+    # The suite always runs notebooks in fast mode, never overwriting committed full-run figures.
+    os.environ.setdefault("COURSE_FAST", "1")
+    # CI and this project's machines read MNIST from the shared folder (no network there).
+    if "COURSE_DATA_DIR" not in os.environ and SHARED_MNIST.is_dir():
+        os.environ["COURSE_DATA_DIR"] = str(SHARED_MNIST)
+    # A private cache for the session: tests never depend on (or fill) the user's own cache.
+    if "COURSE_CACHE_DIR" not in os.environ:
+        os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-cache-")
+    os.environ.setdefault("MPLBACKEND", "Agg")

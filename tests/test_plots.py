@@ -1,0 +1,52 @@
+"""course_utils.plots: the helpers draw and write PNGs with stable names."""
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from course_utils.plots import plot_curves, save_figure, show_images
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def figures_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FIGURES_DIR", str(tmp_path))
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("shape", [(12, 784), (12, 28, 28), (12, 1, 28, 28)])
+def test_show_images_writes_a_png(tmp_path, shape):
+    fig = show_images(torch.rand(shape), nrow=5, title="digits", name="test_grid", labels=list(range(12)))
+    assert len([ax for ax in fig.axes if ax.images]) == 12
+    path = tmp_path / "test_grid.png"
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_curves_writes_a_png(tmp_path):
+    fig = plot_curves({"train": [3.0, 2.0, 1.5], "test": [3.2, 2.4, 2.0]}, name="test_curves", ylabel="nats")
+    assert [line.get_label() for line in fig.axes[0].lines] == ["train", "test"]
+    assert (tmp_path / "test_curves.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_save_figure_keeps_stable_names(tmp_path):
+    fig, _ = plt.subplots()
+    assert save_figure(fig, "00_stable") == tmp_path / "00_stable.png"
+    with pytest.raises(ValueError, match="without an extension"):
+        save_figure(fig, "bad.png")
+
+
+@pytest.mark.parametrize("images, message", [
+    (torch.rand(4, 3, 28, 28), "one channel"),
+    (torch.rand(4, 780), "square"),
+    (torch.rand(0, 28, 28), "non-empty"),
+])
+def test_show_images_rejects_bad_shapes(images, message):
+    with pytest.raises(ValueError, match=message):
+        show_images(images)
+
+
+def test_plot_curves_needs_curves():
+    with pytest.raises(ValueError, match="no curves"):
+        plot_curves({})

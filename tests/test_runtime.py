@@ -1,0 +1,85 @@
+"""course_utils.runtime: device choice, seeding, fast mode, folders."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import runtime
+from course_utils.runtime import fast_mode, get_device, seed_everything
+
+
+def test_device_defaults_to_best_available(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert get_device().type == expected
+
+
+def test_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert get_device().type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_device().type == "cuda"
+
+
+def test_environment_variable_overrides(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="not available"):
+        get_device()
+    monkeypatch.setenv("COURSE_DEVICE", "gpu-please")
+    with pytest.raises(ValueError, match="not a device name"):
+        get_device()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_device_is_usable():
+    x = torch.ones(3, device=get_device("cuda"))
+    assert x.sum().item() == 3
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3)
+
+    g1 = seed_everything(123)
+    a = draw(), torch.rand(2, generator=g1)
+    g2 = seed_everything(123)
+    b = draw(), torch.rand(2, generator=g2)
+    assert a[0][0] == b[0][0] and a[0][1] == b[0][1]
+    assert torch.equal(a[0][2], b[0][2]) and torch.equal(a[1], b[1])
+    seed_everything(124)
+    assert not torch.equal(torch.rand(3), b[0][2])
+    with pytest.raises(ValueError, match="non-negative int"):
+        seed_everything(-1)
+
+
+@pytest.mark.parametrize("ci, fast, expected", [
+    (None, None, False), ("true", None, True), (None, "1", True), ("false", "0", False), ("0", "yes", True),
+])
+def test_fast_mode_flag(monkeypatch, ci, fast, expected):
+    for var, value in (("CI", ci), ("COURSE_FAST", fast)):
+        if value is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, value)
+    assert fast_mode() is expected
+
+
+def test_figures_go_to_the_checkout_and_fast_runs_aside(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_FIGURES_DIR", raising=False)
+    (tmp_path / "course_utils").mkdir()
+    (tmp_path / "notebooks" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks" / "deep")
+    monkeypatch.setenv("COURSE_FAST", "1")
+    assert runtime.figures_dir() == tmp_path / "figures" / "fast"
+    monkeypatch.setenv("COURSE_FAST", "0")
+    monkeypatch.delenv("CI", raising=False)
+    assert runtime.figures_dir() == tmp_path / "figures"
+    monkeypatch.setenv("COURSE_FIGURES_DIR", str(tmp_path / "mine"))
+    assert runtime.figures_dir() == tmp_path / "mine"
