@@ -113,21 +113,18 @@ def sync_setup_cell(notebook: Path, check: bool) -> bool:
 def lesson_map() -> str:
     """The README's lesson map: one line per lesson and exercise, each with its Colab badge."""
     badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    lines = []
-    for nb in lesson_notebooks():
-        lines.append(f"| {nb.stem[:2]} | [{_title(nb)}](notebooks/{nb.name}) | {badge}({colab_url(nb)}) |")
-    for src in exercise_sources():
-        student = STUDENT / src.name
-        lines.append(f"| {src.stem[:2]} | Exercise: [{_title(src)}](notebooks/exercises/student/{src.name}) "
-                     f"| {badge}({colab_url(student)}) |")
+    rows = [(nb.stem[:2], 0, f"[{_title(nb)}](notebooks/{nb.name})", colab_url(nb)) for nb in lesson_notebooks()]
+    rows += [(src.stem[:2], 1, f"Exercise: [{_title(src)}](notebooks/exercises/student/{src.name})",
+              colab_url(STUDENT / src.name)) for src in exercise_sources()]
+    lines = [f"| {number} | {text} | {badge}({url}) |" for number, _, text, url in sorted(rows)]
     return "| # | Notebook | Colab |\n|---|---|---|\n" + "\n".join(lines)
 
 
 def sync_readme(check: bool) -> bool:
     readme = ROOT / "README.md"
     text = readme.read_text()
-    new = re.sub(r"(<!-- lesson-map:start -->\n).*?(\n<!-- lesson-map:end -->)",
-                 lambda m: m.group(1) + lesson_map() + m.group(2), text, flags=re.S)
+    new = re.sub(r"(<!-- lesson-map:start -->\n).*?(<!-- lesson-map:end -->)",
+                 lambda m: m.group(1) + lesson_map() + "\n" + m.group(2), text, flags=re.S)
     if new == text:
         return False
     if not check:

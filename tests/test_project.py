@@ -1,0 +1,94 @@
+"""The course as a whole: dependencies agree, every notebook follows the course pattern, lint passes."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import tomllib
+
+from course_utils import build
+
+ROOT = build.ROOT
+LESSONS = build.lesson_notebooks()
+ALL_NOTEBOOKS = LESSONS + build.exercise_sources() + sorted(build.STUDENT.glob("*.ipynb"))
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_and_pyproject_name_the_same_packages():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {req.replace(" ", "") for req in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    text = (ROOT / "environment.yml").read_text()
+    conda_pip = {line.strip()[2:].replace(" ", "") for line in text.split("- pip:", 1)[1].splitlines()
+                 if line.strip().startswith("- ") and not line.strip().startswith("- -e")}
+    assert {_name(r) for r in conda_pip} == {_name(r) for r in declared}
+    assert conda_pip == declared, "the version bounds differ too: keep them identical"
+    assert "python=3.11" in text and "- -e ." in text
+
+
+def test_torch_has_lower_bounds_only():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for req in deps:
+        if _name(req) in {"torch", "torchvision"}:
+            assert re.fullmatch(r"[a-z]+>=[\d.]+", req), f"{req}: give torch/torchvision a lower bound only"
+
+
+def test_lessons_exist_and_are_numbered_uniquely():
+    numbers = [nb.name[:2] for nb in LESSONS]
+    assert numbers and numbers[0] == "00"
+    assert len(numbers) == len(set(numbers)), f"two lessons share a number: {numbers}"
+    stray = [p.name for p in (ROOT / "notebooks").glob("*.ipynb") if p not in LESSONS]
+    assert not stray, f"lessons must be named NN_slug.ipynb: {stray}"
+
+
+@pytest.mark.parametrize("notebook", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_starts_with_the_course_setup_cell(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert code and "".join(code[0]["source"]) == build.SETUP_CELL, "run `python -m course_utils.build`"
+
+
+@pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.name)
+def test_lesson_tells_a_story_and_is_committed_executed(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    markdown = sum(c["cell_type"] == "markdown" for c in cells)
+    assert markdown / len(cells) >= 0.4, f"only {markdown}/{len(cells)} cells are markdown"
+    code = [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    unexecuted = [i for i, c in enumerate(code) if not c.get("execution_count")]
+    assert not unexecuted, "commit lessons executed (a full run), with outputs"
+    errors = [o.get("ename") for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"committed outputs contain errors: {errors}"
+    assert build._title(notebook)
+
+
+def test_setup_cells_and_readme_map_are_in_sync():
+    stale = [nb.name for nb in LESSONS + build.exercise_sources() if build.sync_setup_cell(nb, check=True)]
+    assert not stale and not build.sync_readme(check=True), "run `python -m course_utils.build`"
+    readme = (ROOT / "README.md").read_text()
+    for nb in LESSONS:
+        assert build.colab_url(nb) in readme
+
+
+def test_pytest_collects_every_notebook_by_glob():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval-lax",
+                           "-p", "no:cacheprovider", "notebooks"], cwd=ROOT, capture_output=True, text=True)
+    collected = {line.split("::")[0] for line in proc.stdout.splitlines() if ".ipynb::" in line}
+    expected = {str(p.relative_to(ROOT)) for p in LESSONS + build.exercise_sources()}
+    assert collected == expected, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
+    commands = [line.strip() for block in blocks for line in block.splitlines() if "pytest" in line]
+    assert commands, "the README needs its test command in a code block"
+    assert commands[0] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ruff_check_passes():
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
