@@ -55,7 +55,8 @@ def show_images(
         raise ValueError(f"{len(labels)} labels for {len(images)} images")
     ncol = min(nrow, len(images))
     nrows = (len(images) + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrows, ncol, figsize=(scale * ncol, scale * nrows + (0.4 if title else 0)),
+    row_height = scale + (0.25 if labels is not None else 0.0)  # room for each row's labels
+    fig, axes = plt.subplots(nrows, ncol, figsize=(scale * ncol, row_height * nrows + (0.4 if title else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

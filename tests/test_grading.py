@@ -7,6 +7,7 @@ a submission that raises and one that loops forever are reported as failing with
 """
 
 import json
+import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,9 +55,18 @@ def graded():
     jobs[(first.stem, "loops")] = (
         _sabotage(build.STUDENT / first.name, tmp / "loops.ipynb", "    while True:\n        pass"),
         zip_first, LOOP_TIMEOUT)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {key: pool.submit(grade, nb, zp, timeout) for key, (nb, zp, timeout) in jobs.items()}
-        reports = {key: future.result() for key, future in futures.items()}
+    # Several gradings share 2 cores: one torch thread each avoids oversubscription (and spin-waiting).
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            futures = {key: pool.submit(grade, nb, zp, timeout) for key, (nb, zp, timeout) in jobs.items()}
+            reports = {key: future.result() for key, future in futures.items()}
+    finally:
+        if threads is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
     return assigned, reports
 
 

@@ -1,0 +1,150 @@
+"""Bernoulli pixel models: every pixel an independent coin, and one such model per class.
+
+Derived in notebooks/01_generative_models.ipynb. An image x in [0, 1]^D (D = 784 for MNIST) has
+log p(x) = Σ_d x_d log p_d + (1 − x_d) log(1 − p_d) nats. For a grey-level x_d this is the expected
+log-likelihood of a binary image drawn by dynamic binarization (it is linear in x). The mixture of
+Bernoullis, the first latent-variable model of the course, is in `course_utils.mixture`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def flatten_pixels(x: torch.Tensor, what: str = "x") -> torch.Tensor:
+    """Images shaped (N, 1, H, W), (N, H, W) or (N, D) as an (N, D) matrix of pixels in [0, 1]."""
+    if not torch.is_tensor(x):
+        raise ValueError(f"{what} should be a torch.Tensor of images, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{what} should hold float pixels in [0, 1], got dtype {x.dtype}; divide by 255 first")
+    if x.dim() == 4 and x.shape[1] != 1:
+        raise ValueError(f"{what} has shape {tuple(x.shape)}: expected one channel, (N, 1, H, W)")
+    if x.dim() not in (2, 3, 4):
+        raise ValueError(
+            f"{what} has shape {tuple(x.shape)}: expected a batch (N, D), (N, H, W) or (N, 1, H, W); "
+            "for a single image use x[None]"
+        )
+    x = x.flatten(1)  # (N, D)
+    if x.numel() and (torch.isnan(x).any() or x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"{what} must hold pixels in [0, 1] but ranges over [{x.min().item():.3g}, {x.max().item():.3g}]"
+        )
+    return x
+
+
+def flatten_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A mask (True = pixel observed) for one image or for each image of the (N, D) batch `x`, as bool."""
+    mask = torch.as_tensor(mask, device=x.device)
+    n, d = x.shape
+    if mask.dtype != torch.bool and not ((mask == 0) | (mask == 1)).all():
+        raise ValueError("mask must be boolean (True = pixel observed) or hold only 0s and 1s")
+    if mask.numel() == d:
+        return mask.reshape(d).bool()  # (D,): the same pixels observed in every image
+    if mask.numel() == n * d and mask.shape[0] == n:
+        return mask.reshape(n, d).bool()  # (N, D): one mask per image
+    raise ValueError(
+        f"mask has shape {tuple(mask.shape)} ({mask.numel()} entries) but the images have {d} pixels: "
+        f"pass one mask of {d} pixels (e.g. 28x28) or one per image ({n}, {d})"
+    )
+
+
+def check_probs(probs: torch.Tensor, num_pixels: int, what: str = "probs") -> None:
+    """Raise ValueError unless `probs` is (..., num_pixels) with every entry in [0, 1]."""
+    if not torch.is_tensor(probs) or not torch.is_floating_point(probs):
+        raise ValueError(f"{what} should be a float tensor of pixel probabilities")
+    if probs.shape[-1] != num_pixels:
+        raise ValueError(f"{what} has {probs.shape[-1]} pixels per image but the images have {num_pixels}")
+    if torch.isnan(probs).any() or probs.min() < 0 or probs.max() > 1:
+        raise ValueError(f"{what} must lie in [0, 1]; are these logits? use torch.sigmoid(logits)")
+
+
+def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Maximum-likelihood pixel probabilities (D,): the pixel means, pulled towards ½ by `smoothing` counts."""
+    x = flatten_pixels(x)
+    if smoothing < 0:
+        raise ValueError(f"smoothing is a pseudo-count and must be >= 0, got {smoothing}")
+    if len(x) == 0:
+        raise ValueError("cannot fit a model to zero images")
+    # p_d = (Σ_n x_nd + α) / (N + 2α): α extra 'on' and α extra 'off' images keep p_d away from 0 and 1.
+    return (x.sum(0) + smoothing) / (len(x) + 2 * smoothing)
+
+
+def bernoulli_log_prob(x: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log p(x) in nats, one per image (N,); with `mask`, the log-probability of the observed pixels only."""
+    x = flatten_pixels(x)
+    check_probs(probs, x.shape[1])
+    # xlogy(0, 0) = 0: a pixel that is never on costs nothing when it is off (and -inf when it is on).
+    terms = torch.xlogy(x, probs) + torch.xlogy(1 - x, 1 - probs)  # (N, D)
+    if mask is not None:
+        terms = torch.where(flatten_mask(mask, x), terms, 0.0)  # hidden pixels are summed out: Σ_x p(x) = 1
+    return terms.sum(-1)
+
+
+def sample_bernoulli(probs: torch.Tensor, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """`num_samples` binary images (num_samples, D), every pixel drawn on its own with P(on) = probs."""
+    check_probs(probs, probs.shape[-1])
+    return torch.bernoulli(probs.expand(num_samples, -1), generator=generator)
+
+
+def component_log_probs(x: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log p(x_obs | k) for every image and every row k of `probs` (K, D): an (N, K) matrix, by matmul."""
+    # Clamping at the smallest float keeps log 0 finite (about -87 nats in float32) so that 0 · log 0 = 0
+    # inside the matrix products below, instead of NaN.
+    tiny = torch.finfo(probs.dtype).tiny
+    log_on, log_off = probs.clamp_min(tiny).log(), (1 - probs).clamp_min(tiny).log()  # (K, D)
+    # Σ_d x_d log p_d + (1 - x_d) log(1 - p_d) = Σ_d x_d (log p_d - log(1 - p_d)) + Σ_d log(1 - p_d)
+    if mask is None:
+        return x @ (log_on - log_off).T + log_off.sum(-1)  # (N, K)
+    mask = flatten_mask(mask, x).to(x.dtype)
+    return (x * mask) @ (log_on - log_off).T + mask @ log_off.T  # (N, K); mask may be (D,) or (N, D)
+
+
+@dataclass(frozen=True)
+class BernoulliClassifier:
+    """A generative classifier: the joint p(x, y) = p(y) Π_d p(x_d | y), one Bernoulli pixel model per class."""
+
+    probs: torch.Tensor  # (C, D): p(x_d = 1 | y = c)
+    log_prior: torch.Tensor  # (C,): log p(y = c)
+
+
+def fit_classifier(
+    x: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None, smoothing: float = 1.0
+) -> BernoulliClassifier:
+    """Maximum-likelihood class prior (class frequencies) and per-class pixel probabilities."""
+    x = flatten_pixels(x)
+    labels = torch.as_tensor(labels, device=x.device)
+    if labels.shape != (len(x),) or labels.is_floating_point():
+        raise ValueError(f"labels should be integers shaped ({len(x)},), one per image; got {tuple(labels.shape)}")
+    num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {labels.min().item()}..{labels.max().item()}")
+    if smoothing < 0:
+        raise ValueError(f"smoothing is a pseudo-count and must be >= 0, got {smoothing}")
+    one_hot = torch.nn.functional.one_hot(labels, num_classes).to(x.dtype)  # (N, C)
+    counts = one_hot.sum(0)  # (C,)
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"classes {missing} have no training images; pass num_classes or add images of them")
+    probs = (one_hot.T @ x + smoothing) / (counts[:, None] + 2 * smoothing)  # (C, D): per-class pixel means
+    return BernoulliClassifier(probs=probs, log_prior=(counts / len(x)).log())
+
+
+def class_log_joint(model: BernoulliClassifier, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log p(x_obs, y = c) for every image and class, (N, C); hidden pixels are summed out."""
+    x = flatten_pixels(x)
+    check_probs(model.probs, x.shape[1], "model.probs")
+    return model.log_prior + component_log_probs(x, model.probs, mask)
+
+
+def class_posterior(model: BernoulliClassifier, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Bayes' rule: p(y | x_obs) = p(x_obs, y) / Σ_c p(x_obs, c), shaped (N, C)."""
+    log_joint = class_log_joint(model, x, mask)
+    # Normalize in log space: the joints are around e^-200, which underflows to 0 if exponentiated first.
+    return (log_joint - log_joint.logsumexp(-1, keepdim=True)).exp()
+
+
+def classify(model: BernoulliClassifier, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The most probable class of each image given its observed pixels, (N,)."""
+    return class_log_joint(model, x, mask).argmax(-1)  # the evidence p(x_obs) is the same for every class
