@@ -1,0 +1,144 @@
+"""course_utils.models and course_utils.objectives: shapes, gradients, and agreement with PyTorch references."""
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from course_utils.models import VAE, Autoencoder, ModelConfig, build_model, init_output_bias
+from course_utils.objectives import bernoulli_log_likelihood, negative_elbo, reconstruction_loss
+
+SIZES = [(784, 400, 2, 1), (784, 64, 20, 2), (16, 8, 3, 3)]
+
+
+def _images(batch, input_dim, seed=0):
+    """Random grey levels shaped like MNIST when input_dim is 784, else (B, input_dim)."""
+    x = torch.rand(batch, input_dim, generator=torch.Generator().manual_seed(seed))
+    return x.view(batch, 1, 28, 28) if input_dim == 784 else x
+
+
+@pytest.mark.parametrize("input_dim, hidden_dim, latent_dim, num_layers", SIZES)
+def test_autoencoder_shapes(input_dim, hidden_dim, latent_dim, num_layers):
+    model = Autoencoder(input_dim, hidden_dim, latent_dim, num_layers)
+    assert build_model(model.config).config == model.config
+    x = _images(5, input_dim)
+    z = model.encode(x)
+    assert z.shape == (5, latent_dim)
+    assert model.decode(z).shape == (5, input_dim)
+    assert torch.equal(model(x), model.decode(z))  # deterministic: forward = decode(encode(x))
+    assert torch.equal(model(x), model(x.reshape(5, input_dim)))  # (B, 1, 28, 28) and (B, 784) agree
+
+
+@pytest.mark.parametrize("input_dim, hidden_dim, latent_dim, num_layers", SIZES)
+def test_vae_shapes_and_sampling(input_dim, hidden_dim, latent_dim, num_layers):
+    model = VAE(input_dim, hidden_dim, latent_dim, num_layers)
+    assert build_model(model.config).config == model.config
+    x = _images(6, input_dim)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (6, latent_dim)
+    logits, mu2, logvar2 = model(x, generator=torch.Generator().manual_seed(1))
+    assert logits.shape == (6, input_dim) and torch.equal(mu, mu2) and torch.equal(logvar, logvar2)
+    samples = model.sample(7, generator=torch.Generator().manual_seed(2))
+    assert samples.shape == (7, input_dim) and samples.min() >= 0 and samples.max() <= 1
+    again = model.sample(7, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(samples, again)  # the generator makes sampling reproducible
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "vae"])
+def test_init_output_bias_starts_the_decoder_at_the_average_image(kind):
+    model = build_model(ModelConfig(kind, 16, 8, 3, 2))
+    x = _images(50, 16)
+    init_output_bias(model, x)
+    with torch.no_grad():
+        model.decoder[-1].weight.zero_()  # ignore z: what is left is the bias
+    probs = torch.sigmoid(model.decode(torch.randn(4, 3)))
+    torch.testing.assert_close(probs, x.mean(0).expand(4, 16))
+
+
+def test_vae_reparameterize_is_the_lesson_05_function():
+    from course_utils.gradients import reparameterize
+
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+    got = VAE(16, 8, 3).reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(got, reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0)))
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "vae"])
+def test_every_parameter_gets_a_gradient(kind):
+    model = build_model(ModelConfig(kind, 16, 8, 3))
+    x = _images(10, 16)
+    if kind == "vae":
+        logits, mu, logvar = model(x)
+        loss = negative_elbo(logits, x, mu, logvar)[0]
+    else:
+        loss = reconstruction_loss(model(x), x)
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} got no gradient"
+
+
+def test_gradient_matches_finite_differences():
+    """Autograd through the whole −ELBO (fixed noise) agrees with torch.autograd.gradcheck in float64."""
+    model = VAE(6, 5, 2).double()
+    x = torch.rand(3, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    weight = model.decoder[0].weight
+
+    def loss_of(w):
+        logits, mu, logvar = torch.func.functional_call(
+            model, {"decoder.0.weight": w}, (x,), {"generator": torch.Generator().manual_seed(3)}
+        )
+        return negative_elbo(logits, x, mu, logvar)[0]
+
+    assert torch.autograd.gradcheck(loss_of, (weight.detach().clone().requires_grad_(),))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bernoulli_log_likelihood_matches_torch_distributions(seed):
+    gen = torch.Generator().manual_seed(seed)
+    logits = 6 * torch.randn(4, 784, generator=gen)
+    x = torch.rand(4, 1, 28, 28, generator=gen)  # grey levels: a cross-entropy, as the course trains on
+    binary = torch.bernoulli(x, generator=gen)
+    for target in (x, binary):
+        expected = Bernoulli(logits=logits, validate_args=False).log_prob(target.view(4, 784)).sum(-1)
+        torch.testing.assert_close(bernoulli_log_likelihood(logits, target), expected)
+
+
+def test_log_likelihood_stays_finite_for_saturated_logits():
+    logits = torch.tensor([[100.0, -100.0]])
+    x = torch.tensor([[0.0, 1.0]])  # confidently wrong: −log σ(−100) = 100 nats per pixel, not inf
+    torch.testing.assert_close(bernoulli_log_likelihood(logits, x), torch.tensor([-200.0]))
+
+
+@pytest.mark.parametrize("latent_dim", [1, 2, 20])
+def test_negative_elbo_terms_match_torch_distributions(latent_dim):
+    gen = torch.Generator().manual_seed(latent_dim)
+    logits, x = torch.randn(8, 784, generator=gen), torch.rand(8, 784, generator=gen)
+    mu, logvar = torch.randn(8, latent_dim, generator=gen), torch.randn(8, latent_dim, generator=gen)
+    neg_elbo, recon, kl = negative_elbo(logits, x, mu, logvar)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    expected_kl = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(-1).mean()
+    expected_recon = -Bernoulli(logits=logits, validate_args=False).log_prob(x).sum(-1).mean()
+    torch.testing.assert_close(kl, expected_kl)
+    torch.testing.assert_close(recon, expected_recon)
+    torch.testing.assert_close(neg_elbo, recon + kl)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda x: x * 255, r"\[0, 1\]"),
+    (lambda x: x[:, :100], "do not match"),
+    (lambda x: x[:3], "do not match"),
+])
+def test_objectives_say_what_is_wrong(bad, message):
+    logits, x = torch.zeros(4, 784), torch.rand(4, 784)
+    with pytest.raises(ValueError, match=message):
+        negative_elbo(logits, bad(x), torch.zeros(4, 2), torch.zeros(4, 2))
+
+
+def test_models_say_what_is_wrong():
+    with pytest.raises(ValueError, match="784 pixels"):
+        VAE().encode(torch.rand(3, 28, 27))
+    with pytest.raises(ValueError, match="float"):
+        Autoencoder().encode(torch.zeros(3, 784, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="kind"):
+        ModelConfig("gan")
+    with pytest.raises(ValueError, match="num_samples"):
+        VAE().sample(0)

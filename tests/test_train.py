@@ -1,0 +1,178 @@
+"""course_utils.train: learning on MNIST, faults (NaN, Ctrl-C, crashes while saving) and checkpoints."""
+
+import math
+
+import pytest
+import torch
+
+from course_utils import train
+from course_utils.data import load_mnist
+from course_utils.models import VAE, Autoencoder, init_output_bias
+from course_utils.train import (
+    History,
+    TrainingDivergedError,
+    evaluate,
+    fit,
+    load_checkpoint,
+    load_pretrained,
+    save_checkpoint,
+)
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+
+
+def _mnist(n_train, n_test):
+    x, _ = load_mnist("train")
+    x_test, _ = load_mnist("test")
+    return x[:n_train], x_test[:n_test]
+
+
+def _small_vae():
+    torch.manual_seed(0)
+    return VAE(784, 64, 4)
+
+
+def _tiny_data(n=300):
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+def _fail_at(monkeypatch, call, error):
+    """Make training step number `call` (counting from 1) return a NaN loss or raise `error`."""
+    real, calls = train._loss_terms, []
+
+    def patched(model, x, generator):
+        calls.append(1)
+        loss, recon, kl = real(model, x, generator)
+        if len(calls) == call and model.training:
+            if error is None:
+                return loss * math.nan, recon, kl
+            raise error
+        return loss, recon, kl
+
+    monkeypatch.setattr(train, "_loss_terms", patched)
+
+
+def test_one_epoch_on_5000_images_learns_mnist():
+    x, x_test = _mnist(5000, 1000)
+    torch.manual_seed(0)
+    model = VAE()
+    init_output_bias(model, x)  # the course's recommended start (lesson 06), with lr 2e-3
+    history = fit(model, x, epochs=1, batch_size=64, lr=2e-3, test_x=x_test, progress=False)
+    assert len(history.test_loss) == len(history.seconds) == 1
+    assert history.test_loss[0] < 200  # an untrained decoder scores about 543 nats (784 log 2)
+    assert history.test_kl[0] > 0
+    assert history.test_loss[0] == pytest.approx(history.test_recon[0] + history.test_kl[0])
+
+
+def test_autoencoder_trains_on_reconstruction_alone():
+    x, x_test = _mnist(2000, 500)
+    torch.manual_seed(0)
+    model = Autoencoder()
+    before = evaluate(model, x_test)[0]
+    history = fit(model, x, epochs=1, batch_size=64, test_x=x_test, progress=False)
+    assert history.test_loss[0] < before - 100 and history.test_kl == [0.0]
+
+
+@pytest.mark.parametrize("binarize", [None, "dynamic", "fixed"])
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_fit_runs_every_variant_and_is_reproducible(binarize, schedule):
+    runs = []
+    for _ in range(2):
+        model = _small_vae()
+        runs.append(fit(model, _tiny_data(), epochs=2, batch_size=100, test_x=_tiny_data(50),
+                        binarize=binarize, schedule=schedule, seed=3, progress=False))
+    assert runs[0].train_loss == runs[1].train_loss and runs[0].test_loss == runs[1].test_loss
+    assert all(math.isfinite(v) for v in runs[0].train_loss + runs[0].test_loss)
+    assert not model.training  # fit leaves the model ready for evaluation
+
+
+def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "vae.pt"
+    model = _small_vae()
+    _fail_at(monkeypatch, call=5, error=None)  # 3 steps per epoch: call 5 is epoch 2, step 2
+    with pytest.raises(TrainingDivergedError, match=r"nan at epoch 2, step 2 of 3.*vae\.pt was kept"):
+        fit(model, _tiny_data(), epochs=3, batch_size=100, checkpoint_path=path, progress=False)
+    saved, history = load_checkpoint(path)
+    assert len(history.train_loss) == 1  # the checkpoint of epoch 1, the last good one
+    assert all(torch.isfinite(p).all() for p in saved.parameters())
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_keyboard_interrupt_returns_history_so_far(tmp_path, monkeypatch):
+    path = tmp_path / "vae.pt"
+    model = _small_vae()
+    _fail_at(monkeypatch, call=5, error=KeyboardInterrupt())  # epoch 2, step 2
+    history = fit(model, _tiny_data(), epochs=3, batch_size=100, test_x=_tiny_data(50),
+                  checkpoint_path=path, progress=False)
+    assert history.interrupted and len(history.train_loss) == len(history.test_loss) == 1
+    assert not model.training
+    assert all(math.isfinite(v) for v in evaluate(model, _tiny_data(50)))  # the model is still usable
+    _, saved = load_checkpoint(path)
+    assert saved.train_loss == history.train_loss  # the checkpoint holds the last finished epoch
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = _small_vae()
+    history = fit(model, _tiny_data(), epochs=1, batch_size=100, progress=False)
+    path = save_checkpoint(model, tmp_path / "sub" / "vae.pt", history=history)
+    loaded, loaded_history = load_checkpoint(path, device="cpu")  # rebuilt from the saved config
+    assert isinstance(loaded, VAE) and loaded.config == model.config and not loaded.training
+    assert loaded_history == history
+    x = _tiny_data(5)
+    torch.testing.assert_close(loaded.encode(x), model.encode(x), rtol=0, atol=0)
+    into = VAE(784, 64, 4)
+    assert load_checkpoint(path, model=into)[0] is into
+    torch.testing.assert_close(into.decode(torch.ones(1, 4)), model.decode(torch.ones(1, 4)), rtol=0, atol=0)
+
+
+def test_loading_into_another_shape_names_both_shapes(tmp_path):
+    path = save_checkpoint(VAE(784, 64, 20), tmp_path / "vae.pt")
+    with pytest.raises(ValueError, match=r"shape \(20, 64\) in the checkpoint .* but shape \(2, 64\) in the model"):
+        load_checkpoint(path, model=VAE(784, 64, 2))
+    with pytest.raises(ValueError, match="does not fit"):
+        load_checkpoint(path, model=Autoencoder(784, 64, 20))
+    with pytest.raises(ValueError, match=r"num_layers=1\)\) but .* num_layers=2\)\)"):
+        load_checkpoint(path, model=VAE(784, 64, 20, num_layers=2))
+
+
+def test_a_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(_small_vae(), tmp_path / "vae.pt")
+    saved = path.read_bytes()
+
+    def crash(obj, f):
+        open(f, "wb").write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(VAE(784, 64, 4), path)
+    assert path.read_bytes() == saved and list(tmp_path.iterdir()) == [path]
+
+
+def test_fit_says_what_is_wrong():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fit(_small_vae(), _tiny_data() * 255, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="binarize"):
+        fit(_small_vae(), _tiny_data(), epochs=1, binarize="yes", progress=False)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(_small_vae(), _tiny_data(), epochs=0, progress=False)
+
+
+def test_shipped_checkpoints_load():
+    shipped = sorted(p.stem for p in train.CHECKPOINTS.glob("*.pt"))
+    for name in shipped:
+        model, history = load_pretrained(name, device="cpu")
+        assert isinstance(history, History) and history.test_loss[-1] < min(history.test_loss[0], 160)
+        assert model.sample(2).shape == (2, model.config.input_dim)
+    with pytest.raises(ValueError, match="available"):
+        load_pretrained("no_such_model")
+
+
+@needs_cuda
+def test_fit_on_gpu():
+    model = _small_vae()
+    history = fit(model, _tiny_data(), epochs=2, batch_size=100, test_x=_tiny_data(50),
+                  binarize="dynamic", device="cuda", progress=False)
+    assert next(model.parameters()).device.type == "cuda"
+    assert all(math.isfinite(v) for v in history.train_loss + history.test_loss)
+    assert model.sample(3).device.type == "cuda"
