@@ -124,8 +124,10 @@ class VAE(nn.Module):
         if not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
         weight = self.mu.weight
+        # Draw z where the generator lives (a CPU generator gives the same samples on every device).
+        where = generator.device if generator is not None else weight.device
         z = torch.randn(num_samples, self.config.latent_dim, generator=generator,
-                        device=weight.device, dtype=weight.dtype)  # step 1: z ~ p(z)
+                        device=where, dtype=weight.dtype).to(weight.device)  # step 1: z ~ p(z)
         return torch.sigmoid(self.decode(z))  # step 2: the mean of p(x|z); draw pixels with torch.bernoulli
 
 
