@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import torch
 
+from .data import check_pixels
+
 
 def flatten_pixels(x: torch.Tensor, what: str = "x") -> torch.Tensor:
     """Images shaped (N, 1, H, W), (N, H, W) or (N, D) as an (N, D) matrix of pixels in [0, 1]."""
-    if not torch.is_tensor(x):
-        raise ValueError(f"{what} should be a torch.Tensor of images, got {type(x).__name__}")
-    if not torch.is_floating_point(x):
-        raise ValueError(f"{what} should hold float pixels in [0, 1], got dtype {x.dtype}; divide by 255 first")
+    check_pixels(x, what)
     if x.dim() == 4 and x.shape[1] != 1:
         raise ValueError(f"{what} has shape {tuple(x.shape)}: expected one channel, (N, 1, H, W)")
     if x.dim() not in (2, 3, 4):
@@ -26,12 +25,7 @@ def flatten_pixels(x: torch.Tensor, what: str = "x") -> torch.Tensor:
             f"{what} has shape {tuple(x.shape)}: expected a batch (N, D), (N, H, W) or (N, 1, H, W); "
             "for a single image use x[None]"
         )
-    x = x.flatten(1)  # (N, D)
-    if x.numel() and (torch.isnan(x).any() or x.min() < 0 or x.max() > 1):
-        raise ValueError(
-            f"{what} must hold pixels in [0, 1] but ranges over [{x.min().item():.3g}, {x.max().item():.3g}]"
-        )
-    return x
+    return x.flatten(1)  # (N, D)
 
 
 def flatten_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

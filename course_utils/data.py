@@ -71,7 +71,7 @@ def load_mnist(
 
 def binarize_dynamic(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A fresh Bernoulli sample of every pixel: P(pixel = 1) = grey level. New draw on each call."""
-    _check_unit_interval(x)
+    check_pixels(x)
     if generator is not None and generator.device != x.device:
         raise ValueError(f"generator is on {generator.device} but the images are on {x.device}")
     return torch.bernoulli(x, generator=generator)
@@ -79,18 +79,22 @@ def binarize_dynamic(x: torch.Tensor, generator: torch.Generator | None = None) 
 
 def binarize_fixed(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Deterministic binarization: 1 where the grey level exceeds `threshold`, else 0."""
-    _check_unit_interval(x)
+    check_pixels(x)
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     return (x > threshold).to(x.dtype)
 
 
-def _check_unit_interval(x: torch.Tensor) -> None:
-    if not torch.is_floating_point(x):
-        raise ValueError(f"expected float pixels in [0, 1], got dtype {x.dtype}; divide by 255 first")
+def check_pixels(x: torch.Tensor, what: str = "x") -> None:
+    """ValueError unless `x` holds float pixels in [0, 1] (no NaN): the course's images and targets."""
+    if not torch.is_tensor(x) or not torch.is_floating_point(x):
+        kind = f"dtype {x.dtype}" if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"{what} should hold float pixels in [0, 1], got {kind}; divide by 255 first")
+    if x.numel() == 0:
+        return
     lo, hi = x.min().item(), x.max().item()
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"pixels must lie in [0, 1] but range over [{lo:.3g}, {hi:.3g}]")
+    if not (0.0 <= lo and hi <= 1.0):  # a NaN fails both comparisons
+        raise ValueError(f"{what} must hold pixels in [0, 1] but ranges over [{lo:.3g}, {hi:.3g}]")
 
 
 def _candidate_folders(root) -> list[Path]:

@@ -26,12 +26,16 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 # each (num_samples, *mu.shape); their mean over dim 0 is the estimate from num_samples samples.
 
 
-def _standard_normal(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int,
-                     generator: torch.Generator | None) -> torch.Tensor:
+def _check_args(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int) -> None:
     if mu.shape != logvar.shape:
         raise ValueError(f"mu has shape {tuple(mu.shape)} but logvar has {tuple(logvar.shape)}; they must match")
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+
+
+def _standard_normal(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int,
+                     generator: torch.Generator | None) -> torch.Tensor:
+    _check_args(mu, logvar, num_samples)
     return torch.randn((num_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
 
 
@@ -60,7 +64,7 @@ def pathwise_gradients(f: Callable[[torch.Tensor], torch.Tensor], mu: torch.Tens
                        num_samples: int, generator: torch.Generator | None = None,
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample reparameterized estimates grad f(mu + sigma * eps) w.r.t. (mu, logvar), by autograd."""
-    _standard_normal(mu, logvar, 1, None)  # only checks the arguments
+    _check_args(mu, logvar, num_samples)
     # One copy of (mu, logvar) per sample: the gradient of sum_s f(z_s) w.r.t. copy s is sample s's gradient.
     mu_s = mu.detach().expand(num_samples, *mu.shape).clone().requires_grad_(True)
     logvar_s = logvar.detach().expand(num_samples, *logvar.shape).clone().requires_grad_(True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .data import check_pixels
 from .info import kl_normal_standard
 
 
@@ -60,9 +61,5 @@ def _check_targets(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             f"targets x of shape {tuple(x.shape)} do not match logits {tuple(logits.shape)}: "
             "pass the same images the model encoded, (B, 1, 28, 28) or (B, 784)"
         )
-    if not torch.is_floating_point(x):
-        raise ValueError(f"targets must be float pixels in [0, 1], got dtype {x.dtype}")
-    lo, hi = x.min().item(), x.max().item()
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"targets must be pixel values in [0, 1] but range over [{lo:.3g}, {hi:.3g}]")
+    check_pixels(x, "targets x")
     return x.reshape(logits.shape)

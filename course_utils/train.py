@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .data import binarize_dynamic, binarize_fixed, check_pixels
 from .models import VAE, Autoencoder, ModelConfig, build_model, flatten_images
 from .objectives import _bce_per_image, _negative_elbo_terms
 from .runtime import get_device
@@ -171,13 +172,11 @@ def _prepare(x, model, device, what, binarize, generator, is_test):
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{what} must be a tensor of images, e.g. load_mnist('train')[0]; got {type(x)}")
     x = flatten_images(x, model.config.input_dim).to(device=device, dtype=torch.float32)
-    lo, hi = x.min().item(), x.max().item()
-    if not (0.0 <= lo and hi <= 1.0):
-        raise ValueError(f"{what} must hold pixels in [0, 1] but ranges over [{lo:.3g}, {hi:.3g}]")
+    check_pixels(x, what)
     if binarize == "fixed":
-        x = (x > 0.5).float()
+        x = binarize_fixed(x)
     elif binarize == "dynamic" and is_test:  # the test set: one Bernoulli draw, the same every epoch
-        x = torch.bernoulli(x, generator=generator)
+        x = binarize_dynamic(x, generator)
     return x.contiguous()
 
 
