@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from course_utils.data import SPLITS, _candidate_folders, _find_split_files, load_mnist
 from course_utils.models import VAE, init_output_bias
+from course_utils.runtime import get_device
 from course_utils.train import fit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,10 +54,11 @@ def torchvision_mnist_root(tmp: Path) -> Path:
     return tmp
 
 
-def reference_run(epochs: int, root: Path, limit: int | None, extra: int = 0) -> dict:
+def reference_run(epochs: int, root: Path, limit: int | None, extra: int = 0, device: str = "cpu") -> dict:
     """pytorch/examples' VAE loop with its CPU settings (num_workers=0), on the course's VAE class.
 
-    Runs `epochs` epochs, then up to `extra` more until the test −ELBO reaches TARGET.
+    Runs `epochs` epochs, then up to `extra` more until the test −ELBO reaches TARGET. On a GPU each batch
+    is copied to the device as it arrives, as that example does.
     """
     from torchvision import datasets, transforms
 
@@ -67,7 +69,7 @@ def reference_run(epochs: int, root: Path, limit: int | None, extra: int = 0) ->
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=128, shuffle=True)
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=128, shuffle=False)
     torch.manual_seed(0)
-    model = VAE()
+    model = VAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def loss_function(x):  # as in pytorch/examples: BCE on probabilities + KL, summed over the batch
@@ -84,22 +86,30 @@ def reference_run(epochs: int, root: Path, limit: int | None, extra: int = 0) ->
         model.train()
         start = time.perf_counter()
         for x, _ in train_loader:
+            x = x.to(device)
             optimizer.zero_grad()
             loss = loss_function(x)
             loss.backward()
             optimizer.step()
+        _sync(device)
         run["seconds"].append(time.perf_counter() - start)
         model.eval()
         with torch.no_grad():
-            total = sum(loss_function(x).item() for x, _ in test_loader)
+            total = sum(loss_function(x.to(device)).item() for x, _ in test_loader)
         run["test"].append(total / len(test_set))
         _report("reference", epoch, run)
     run["cpu"] = (time.process_time() - cpu_start) / len(run["seconds"])
     return run
 
 
+def _sync(device: str) -> None:
+    """Wait for queued GPU work, so that a wall-clock time covers it."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
 def course_run(x, x_test, epochs: int, batch_size=128, lr=1e-3, schedule="constant", init_bias=False,
-               label="course") -> dict:
+               label="course", device: str = "cpu") -> dict:
     """course_utils.train.fit on tensors already in memory (same seed, hence same initial weights)."""
     torch.manual_seed(0)
     model = VAE()
@@ -107,7 +117,7 @@ def course_run(x, x_test, epochs: int, batch_size=128, lr=1e-3, schedule="consta
     if init_bias:
         init_output_bias(model, x)
     history = fit(model, x, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule,
-                  device="cpu", test_x=x_test, progress=False)
+                  device=device, test_x=x_test, progress=False)
     run = {"seconds": history.seconds, "test": history.test_loss,
            "cpu": (time.process_time() - cpu_start) / epochs}
     for epoch in range(1, epochs + 1):
@@ -198,13 +208,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads for every run (default: PyTorch's choice)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default figures/)")
+    parser.add_argument("--device", default="cpu",
+                        help="device of every run (default cpu, the course's reference machine; e.g. cuda)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     epochs = 2 if args.quick else args.epochs
     limit = 6000 if args.quick else None
     out = args.out or ROOT / "figures" / ("fast" if args.quick else "")
-    settings = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+    device = str(get_device(args.device))
+    where = torch.cuda.get_device_name(device) if device.startswith("cuda") else "CPU"
+    settings = (f"{where}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
                 f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
                 f"load average {os.getloadavg()[0]:.1f} at start" + (", QUICK" if args.quick else ""))
     print(settings, flush=True)
@@ -214,13 +228,14 @@ def main() -> None:
     x = x[:limit] if limit else x
     with tempfile.TemporaryDirectory() as tmp:
         print("Reference loop (DataLoader + ToTensor):", flush=True)
-        ref = reference_run(epochs, torchvision_mnist_root(Path(tmp)), limit, extra=0 if args.quick else 5)
+        ref = reference_run(epochs, torchvision_mnist_root(Path(tmp)), limit, extra=0 if args.quick else 5,
+                            device=device)
     print("Course engine (course_utils.train.fit), canonical settings:", flush=True)
-    course = course_run(x, x_test, epochs)
+    course = course_run(x, x_test, epochs, device=device)
     rec_settings = dict(RECOMMENDED, epochs=2 if args.quick else RECOMMENDED["epochs"])
     print(f"Course engine, recommended settings {rec_settings}:", flush=True)
     rec_epochs = rec_settings.pop("epochs")
-    rec = course_run(x, x_test, rec_epochs, label="recommended", **rec_settings)
+    rec = course_run(x, x_test, rec_epochs, label="recommended", device=device, **rec_settings)
     write_results(out, "06_benchmark", ref, course, rec, settings)
     print(f"Wrote {out / '06_benchmark.md'}, .csv and .png")
 

@@ -210,7 +210,11 @@ def save_checkpoint(model: Autoencoder | VAE, path: str | os.PathLike, history: 
 def load_checkpoint(
     path: str | os.PathLike, model: Autoencoder | VAE | None = None, device: torch.device | str | None = None
 ) -> tuple[Autoencoder | VAE, History | None]:
-    """(model, history) from a checkpoint; into `model` if given (its shapes must match), else a new one."""
+    """(model, history) from a checkpoint; into `model` if given (its shapes must match), else a new one.
+
+    A new model goes to `device` (default: `get_device()`); a given model stays on its own device unless
+    `device` is named.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -218,10 +222,13 @@ def load_checkpoint(
     config = ModelConfig(**blob["config"])
     if model is None:
         model = build_model(config)
+        device = device if device is not None else get_device()
     else:
         _check_shapes(path, blob["state_dict"], config, model)
-    model.load_state_dict(blob["state_dict"])
-    model.to(device if device is not None else get_device()).eval()
+    model.load_state_dict(blob["state_dict"])  # copies into the model's parameters, wherever they are
+    if device is not None:
+        model.to(device)
+    model.eval()
     history = History(**blob["history"]) if blob.get("history") else None
     return model, history
 

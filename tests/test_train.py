@@ -111,9 +111,22 @@ def test_keyboard_interrupt_returns_history_so_far(tmp_path, monkeypatch):
     assert saved.train_loss == history.train_loss  # the checkpoint holds the last finished epoch
 
 
+def test_checkpoint_loads_a_new_model_onto_the_course_device_and_leaves_a_given_one_where_it_is(
+        tmp_path, monkeypatch):
+    path = save_checkpoint(_small_vae(), tmp_path / "vae.pt")
+    monkeypatch.setattr(train, "get_device", lambda: torch.device("meta"))  # stands in for a GPU
+    new, _ = load_checkpoint(path)
+    assert next(new.parameters()).device.type == "meta"
+    into = VAE(784, 64, 4)
+    load_checkpoint(path, model=into)
+    assert next(into.parameters()).device.type == "cpu"
+    load_checkpoint(path, model=into, device="meta")
+    assert next(into.parameters()).device.type == "meta"
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = _small_vae()
-    history = fit(model, _tiny_data(), epochs=1, batch_size=100, progress=False)
+    history = fit(model, _tiny_data(), epochs=1, batch_size=100, progress=False, device="cpu")
     path = save_checkpoint(model, tmp_path / "sub" / "vae.pt", history=history)
     loaded, loaded_history = load_checkpoint(path, device="cpu")  # rebuilt from the saved config
     assert isinstance(loaded, VAE) and loaded.config == model.config and not loaded.training
