@@ -25,6 +25,12 @@ def repository_url() -> str:
     return f"https://github.com/{REPOSITORY}"
 
 
+def install_requirement(extras: tuple[str, ...] = ()) -> str:
+    """The pip requirement that installs the course package (with `extras`) from the course repository."""
+    extra = f"[{','.join(extras)}]" if extras else ""
+    return f"course-utils{extra} @ git+{repository_url()}@{BRANCH}"
+
+
 def fast_mode() -> bool:
     """True when `CI` or `COURSE_FAST` is set: notebooks shrink epochs and data so they run in CI."""
     return any(os.environ.get(var, "").strip().lower() not in _FALSE for var in ("CI", "COURSE_FAST"))

@@ -83,3 +83,11 @@ def test_figures_go_to_the_checkout_and_fast_runs_aside(monkeypatch, tmp_path):
     assert runtime.figures_dir() == tmp_path / "figures"
     monkeypatch.setenv("COURSE_FIGURES_DIR", str(tmp_path / "mine"))
     assert runtime.figures_dir() == tmp_path / "mine"
+
+
+def test_install_requirement_names_the_repository_and_extras(monkeypatch):
+    from course_utils import runtime
+
+    monkeypatch.setattr(runtime, "REPOSITORY", "someone/fork")
+    assert runtime.install_requirement() == f"course-utils @ git+https://github.com/someone/fork@{runtime.BRANCH}"
+    assert runtime.install_requirement(("grading",)).startswith("course-utils[grading] @ git+https://github.com/")
