@@ -2,9 +2,9 @@
 
 from .data import binarize_dynamic, binarize_fixed, load_mnist
 from .plots import plot_curves, save_figure, show_images
-from .runtime import fast_mode, figures_dir, get_device, seed_everything
+from .runtime import VERSION, fast_mode, figures_dir, get_device, seed_everything
 
-__version__ = "0.1.0"
+__version__ = VERSION  # set in course_utils/runtime.py, the one place
 
 __all__ = [
     "binarize_dynamic",

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .runtime import BRANCH, REPOSITORY
+from .runtime import BRANCH, REPOSITORY, VERSION, install_requirement, repository_url
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -31,8 +31,11 @@ DIST = EXERCISES / "dist"
 TESTS_PKG = ROOT / "course_utils" / "exercise_tests"
 SETUP_MARKER = "# Course setup"
 
-SETUP_CELL = f'''{SETUP_MARKER}: the same first cell in every notebook (Colab install, imports, seed, device).
-import importlib
+def setup_cell(extras: tuple[str, ...] = ()) -> str:
+    """The course setup cell; exercises pass extras=("grading",) so that Colab also installs otter-grader."""
+    requirement = install_requirement(extras)
+    return f'''{SETUP_MARKER}: the same first cell in every notebook (Colab install, imports, seed, device).
+import importlib.util
 import os
 import subprocess
 import sys
@@ -41,13 +44,37 @@ import tempfile
 if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
     from importlib.metadata import version
 
-    # Pin Colab's own torch and torchvision so that pip never reinstalls or downgrades them.
+    class CourseSetupError(Exception):
+        def _render_traceback_(self):  # IPython prints this message instead of a traceback
+            return [f"CourseSetupError: {{self}}"]
+
+    # Only the course package, at the version this notebook was made with ({VERSION}); Colab's own torch
+    # and torchvision are pinned so that pip never reinstalls or downgrades them.
     pins = os.path.join(tempfile.gettempdir(), "course_pins.txt")
     with open(pins, "w") as f:
         f.write("".join(f"{{p}}=={{version(p)}}\\n" for p in ("torch", "torchvision")))
-    source = os.environ.get("COURSE_INSTALL_SOURCE", "git+https://github.com/{REPOSITORY}@{BRANCH}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins, source], check=True)
+    source = os.environ.get("COURSE_INSTALL_SOURCE", "{requirement}")
+    print(f"Installing {{source}} with pip (under a minute):", flush=True)
+    pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-c", pins, source],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in pip.stdout:  # pip's progress as it comes, less the packages Colab already has
+        if not line.startswith("Requirement already satisfied"):
+            print("   ", line.rstrip(), flush=True)
+    if pip.wait() != 0:
+        raise CourseSetupError(
+            f"pip could not install {{source}} (its last lines above say why). Check the internet connection "
+            "and rerun this cell. A fork sets REPOSITORY in course_utils/runtime.py and runs "
+            "`python -m course_utils.build`; to install from elsewhere, run "
+            "os.environ['COURSE_INSTALL_SOURCE'] = '<a git URL or a folder with the course>' and rerun this cell.")
     importlib.invalidate_caches()
+    if version("course-utils") != "{VERSION}":
+        found = version("course-utils")
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "course-utils"], check=False)
+        raise CourseSetupError(
+            f"{{source}} holds course_utils {{found}}, but this notebook was made for {VERSION}, so it was "
+            "uninstalled again. Open the notebook's current version from {repository_url()}, or install "
+            "the version it was made for: os.environ['COURSE_INSTALL_SOURCE'] = '{requirement}' "
+            "(the default), then rerun this cell.")
 
 import torch
 
@@ -58,6 +85,10 @@ FAST = fast_mode()  # True under CI or COURSE_FAST=1: fewer epochs, less data
 DEVICE = get_device()  # CUDA, then Apple MPS, then CPU; COURSE_DEVICE overrides
 seed_everything(0)
 print(f"torch {{torch.__version__}} | course_utils {{course_utils.__version__}} | {{DEVICE=}} | {{FAST=}}")'''
+
+
+SETUP_CELL = setup_cell()  # lessons: the course package alone
+EXERCISE_SETUP_CELL = setup_cell(("grading",))  # exercises: with otter-grader for grader.check
 
 
 def colab_url(notebook: Path) -> str:
@@ -91,18 +122,26 @@ def _title(notebook: Path) -> str:
     raise ValueError(f"{notebook} has no '# Title' line in a markdown cell")
 
 
+def setup_cell_for(notebook: Path) -> str:
+    """The setup cell a notebook must start with: exercises (sources and student versions) install grading."""
+    return EXERCISE_SETUP_CELL if EXERCISES in notebook.resolve().parents else SETUP_CELL
+
+
 def sync_setup_cell(notebook: Path, check: bool) -> bool:
     """Make the first code cell the course setup cell; True if it was (or would be) changed."""
     nb = json.loads(notebook.read_text())
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-    if code and _cell_text(nb["cells"][code[0]]) == SETUP_CELL:
+    expected = setup_cell_for(notebook)
+    if code and _cell_text(nb["cells"][code[0]]) == expected:
         return False
     if check:
         return True
     cell = {"cell_type": "code", "execution_count": None, "id": "course-setup", "metadata": {},
-            "outputs": [], "source": SETUP_CELL.splitlines(keepends=True)}
+            "outputs": [], "source": expected.splitlines(keepends=True)}
     if code and _cell_text(nb["cells"][code[0]]).startswith(SETUP_MARKER):
-        cell["id"] = nb["cells"][code[0]].get("id", "course-setup")
+        old = nb["cells"][code[0]]
+        # Outside Colab only the import lines run, so a run's outputs stay true when the install code changes.
+        cell.update({k: old[k] for k in ("id", "execution_count", "metadata", "outputs") if k in old})
         nb["cells"][code[0]] = cell
     else:
         nb["cells"].insert(code[0] if code else len(nb["cells"]), cell)

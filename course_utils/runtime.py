@@ -16,6 +16,10 @@ import torch
 # to rewrite every notebook's setup cell and the README's Colab badges.
 REPOSITORY = "generative-models-course/vae-course"
 BRANCH = "main"
+# The package version, in this one place (pyproject.toml and course_utils.__version__ read it). Setup cells
+# install the git tag v<VERSION>, so a notebook copied to Colab long ago still gets the package it was built
+# with. A release: bump VERSION, run `python -m course_utils.build`, commit, then tag and push v<VERSION>.
+VERSION = "0.1.0"
 
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -25,10 +29,12 @@ def repository_url() -> str:
     return f"https://github.com/{REPOSITORY}"
 
 
-def install_requirement(extras: tuple[str, ...] = ()) -> str:
-    """The pip requirement that installs the course package (with `extras`) from the course repository."""
+def install_requirement(extras: tuple[str, ...] = (), *, ref: str | None = None) -> str:
+    """The pip requirement that installs the course package (with `extras`) at tag v<VERSION> (or `ref`)."""
+    if isinstance(extras, str) or not all(isinstance(e, str) and e.isidentifier() for e in extras):
+        raise ValueError(f"extras must be a tuple of extra names such as ('grading',), got {extras!r}")
     extra = f"[{','.join(extras)}]" if extras else ""
-    return f"course-utils{extra} @ git+{repository_url()}@{BRANCH}"
+    return f"course-utils{extra} @ git+{repository_url()}@{ref or 'v' + VERSION}"
 
 
 def fast_mode() -> bool:
