@@ -1,0 +1,177 @@
+"""What the setup cell's pip install changes in a fresh Colab runtime, resolved by pip itself.
+
+The model of Colab: a Python 3.13 virtual environment (Colab's Python) holding a stand-in for every package
+of a committed snapshot of Colab's preinstalled set (tests/colab/, Google's published `pip freeze` of the
+CPU and GPU runtimes): its name and version, and, for an installed package whose extras the install asks
+for, those extras as PyPI lists them. In it `pip install --dry-run --report` resolves the setup cell's
+requirement (this checkout in place of the git tag) with the cell's torch/torchvision pins, against PyPI.
+pip keeps an installed package that satisfies a requirement, as it does in Colab, so the report's
+`install` list is exactly what the cell would add, upgrade or downgrade there. Needs PyPI (as CI has) and a
+Python 3.13 (on PATH or under pyenv); without one the tests skip, saying so. (Resolving with the host's
+Python and pip's --python-version instead evaluates markers for the wrong Python and backtracked for minutes.)
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.parse
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from course_utils import runtime
+from course_utils.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
+
+SNAPSHOTS = sorted((ROOT / "tests" / "colab").glob("pip-freeze*.txt"))
+# Packages the lessons and Colab's own kernel rely on: even an exercise's install must leave them alone.
+KEEP = {"torch", "torchvision", "numpy", "matplotlib", "tqdm", "ipython", "ipykernel", "jupyter-client"}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_snapshot(path: Path) -> dict[str, str]:
+    """{normalized name: version} of a `pip freeze`; a URL line's version comes from its file name."""
+    packages = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "==" in line:
+            name, version = line.split("==", 1)
+        else:  # "name @ https://.../name-1.2.3+cpu-cp313-....whl" or a git/file reference
+            name, url = (part.strip() for part in line.split(" @ ", 1))
+            filename = urllib.parse.unquote(url.split("#")[0].rstrip("/").rsplit("/", 1)[-1])
+            match = re.match(r"[^-]+-(\d[^-]*?)(?:-|\.tar\.gz$|\.zip$)", filename)
+            version = match.group(1) if match else "0"
+        packages[_norm(name)] = version
+    return packages
+
+
+def _python313() -> str | None:
+    """A Python 3.13 interpreter (Colab's version) on this machine, or None."""
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for candidate in [shutil.which("python3.13"), *sorted(glob.glob(f"{pyenv}/versions/3.13*/bin/python3.13"))]:
+        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"],
+                                        capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def _pip_env(tmp: Path) -> dict[str, str]:
+    """This environment minus pip's own configuration (machine-local indexes and caps): PyPI alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("PYTHONPATH",)}
+    keep = {k: os.environ[k] for k in ("PIP_CERT", "PIP_INDEX_URL", "PIP_DEFAULT_TIMEOUT") if k in os.environ}
+    return {**env, **keep, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_CACHE_DIR": str(tmp / "pip-cache"), "PYTHONNOUSERSITE": "1"}
+
+
+class FakeColab:
+    """A venv whose installed packages are a Colab snapshot's names and versions."""
+
+    def __init__(self, tmp: Path, snapshot_file: Path):
+        self.name = "GPU runtime" if "gpu" in snapshot_file.name else "CPU runtime"
+        self.tmp, self.snapshot, self.env = tmp, read_snapshot(snapshot_file), _pip_env(tmp)
+        python313 = _python313()
+        if python313 is None:
+            pytest.skip("needs a Python 3.13 (Colab's) to resolve as Colab does: e.g. `pyenv install 3.13`")
+        self.python = str(tmp / "colab" / "bin" / "python")
+        subprocess.run([python313, "-m", "venv", str(tmp / "colab")], check=True, timeout=300)
+        self.site = Path(self._run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+        for name, version in self.snapshot.items():
+            if name != "pip":  # the venv's own pip stands in for Colab's
+                self._write_metadata(name, version, "")
+
+    def _run(self, *args: str) -> str:
+        """stdout and stderr of this venv's Python run with `args`; fails the test if it fails."""
+        proc = subprocess.run([self.python, *args], capture_output=True, text=True, env=self.env, timeout=300)
+        assert proc.returncode == 0, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        return proc.stdout + proc.stderr
+
+    def _pip(self, *args: str) -> str:
+        return self._run("-m", "pip", *args)
+
+    def _write_metadata(self, name: str, version: str, extras: str) -> None:
+        folder = self.site / f"{name.replace('-', '_')}-{version}.dist-info"
+        folder.mkdir(exist_ok=True)
+        (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{extras}")
+        (folder / "INSTALLER").write_text("pip\n")
+
+    def add_real_extras(self, name: str) -> None:
+        """Give an installed stand-in the extras its real release declares (from PyPI's wheel)."""
+        out = self.tmp / "extras" / name
+        self._pip("download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(out),
+                  f"{name}=={self.snapshot[name]}")
+        with zipfile.ZipFile(next(out.glob("*.whl"))) as wheel:
+            metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            lines = wheel.read(metadata).decode().splitlines()
+        extras = [line for line in lines if line.startswith("Provides-Extra:")
+                  or (line.startswith("Requires-Dist:") and "extra ==" in line.replace('"', "'"))]
+        self._write_metadata(name, self.snapshot[name], "\n".join(extras) + "\n")
+
+    def resolve(self, extras: tuple[str, ...]) -> dict[str, str]:
+        """{name: version} that the setup cell's `pip install` (with `extras`) would install here."""
+        requirement = _local_requirement(extras, self.tmp)
+        pins = self.tmp / "course_pins.txt"  # the setup cell pins Colab's torch and torchvision
+        pins.write_text("".join(f"{p}=={self.snapshot[p]}\n" for p in ("torch", "torchvision")))
+        report = self.tmp / "report.json"
+        for _ in range(5):  # an installed package's extras asked for: make its stand-in real, resolve again
+            out = self._pip("install", "--dry-run", "--report", str(report), "-c", str(pins), requirement)
+            missing = re.findall(r"WARNING: (\S+) \S+ does not provide the extra", out)
+            missing = sorted({_norm(m) for m in missing} & set(self.snapshot))
+            if not missing:
+                break
+            for name in missing:
+                self.add_real_extras(name)
+        return {_norm(item["metadata"]["name"]): item["metadata"]["version"]
+                for item in json.loads(report.read_text())["install"]}
+
+
+def _local_requirement(extras: tuple[str, ...], tmp: Path) -> str:
+    """The setup cell's requirement with this checkout (copied, so nothing is built in it) for the git tag."""
+    requirement = runtime.install_requirement(extras)
+    source = tmp / "course"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(ROOT / "course_utils", source / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    tag = f"git+{runtime.repository_url()}@v{runtime.VERSION}"
+    assert tag in requirement
+    return requirement.replace(tag, source.as_uri())
+
+
+def changes(installed: dict[str, str], snapshot: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """({name: 'old -> new'} for preinstalled packages pip would replace, [new packages])."""
+    changed = {n: f"{snapshot[n]} -> {v}" for n, v in installed.items() if n in snapshot}
+    return changed, sorted(f"{n} {v}" for n, v in installed.items() if n not in snapshot)
+
+
+@pytest.fixture(scope="module", params=SNAPSHOTS, ids=lambda p: p.stem)
+def colab(request, tmp_path_factory):
+    """A fake fresh Colab runtime (CPU, then GPU), shared by the lesson's and the exercise's resolution."""
+    return FakeColab(tmp_path_factory.mktemp(request.param.stem), request.param)
+
+
+def test_a_lessons_colab_install_changes_nothing_preinstalled(colab):
+    assert runtime.install_requirement() in SETUP_CELL
+    changed, new = changes(colab.resolve(()), colab.snapshot)
+    print(f"\nColab {colab.name}, a lesson's install: changes {changed or 'nothing'}; adds {new}")
+    assert not changed, f"a lesson's install would replace preinstalled packages: {changed}"
+    assert new == [f"course-utils {runtime.VERSION}"], f"a lesson's install would add more than the course: {new}"
+
+
+@pytest.mark.parametrize("colab", [ROOT / "tests" / "colab" / "pip-freeze.txt"], ids=["pip-freeze"], indirect=True)
+def test_an_exercises_colab_install_adds_grading_and_keeps_the_core(colab):
+    # CPU runtime only: the GPU runtime differs in CUDA libraries, which grading does not touch.
+    assert runtime.install_requirement(("grading",)) in EXERCISE_SETUP_CELL
+    installed = colab.resolve(("grading",))
+    changed, new = changes(installed, colab.snapshot)
+    print(f"\nColab {colab.name}, an exercise's install: changes {changed or 'nothing'}; adds {new}")
+    assert "otter-grader" in installed and "course-utils" in installed
+    touched = KEEP & set(changed)
+    assert not touched, f"an exercise's install would replace what lessons and Colab's kernel use: {touched}"
