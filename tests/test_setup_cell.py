@@ -1,8 +1,10 @@
 """The Colab branch of the setup cell, run for real: a stand-in `google.colab` and a local install source.
 
 A fresh virtual environment sees this environment's packages (torch included) but not course_utils;
-the setup cell must install course_utils from the local checkout, leave torch exactly as it was, and
-bring the exercises' public tests along (so `grader.check` works in Colab without uploads).
+the setup cell must install course_utils from the local checkout with pip's progress shown, leave torch
+exactly as it was, and bring the exercises' public tests along (so `grader.check` works in Colab without
+uploads). When pip fails, or installs another version than the notebook was made for, the cell must say
+what to do in a few lines, as IPython shows it, instead of a traceback.
 """
 
 import os
@@ -16,7 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.build import ROOT, SETUP_CELL
+from course_utils import runtime
+from course_utils.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
 
 @pytest.fixture
@@ -62,12 +65,79 @@ def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
     assert version == torch.__version__ and location == torch.__file__, "torch was reinstalled or replaced"
     assert "kl_normal_1d.py" in lines["TESTS"]
     assert "device" in proc.stdout.lower()
+    # progress: the cell says what it installs, then shows pip's lines as they come
+    assert f"Installing {ROOT} with pip" in proc.stdout
+    assert f"Successfully installed course-utils-{runtime.VERSION}" in proc.stdout
+
+
+def _run_in_ipython(python, tmp, cell, source):
+    """Run `cell` as a notebook would (IPython, a stand-in google.colab) with COURSE_INSTALL_SOURCE=source."""
+    script = tmp / "run_ipython.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import google.colab  # noqa: F401
+        from IPython.core.interactiveshell import InteractiveShell
+        result = InteractiveShell.instance().run_cell(sys.stdin.read())
+        print("RAISED", type(result.error_in_exec).__name__)
+    """))
+    env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "COURSE_INSTALL_SOURCE": str(source),
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONHOME", None)
+    proc = subprocess.run([python, str(script)], input=cell, capture_output=True, text=True, env=env, cwd=tmp,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_a_failed_install_says_what_to_do_without_a_traceback(colab_like):
+    tmp, python = colab_like
+    out = _run_in_ipython(python, tmp, EXERCISE_SETUP_CELL, tmp / "no-such-folder")
+    assert "RAISED CourseSetupError" in out
+    assert f"CourseSetupError: pip could not install {tmp / 'no-such-folder'}" in out
+    assert "COURSE_INSTALL_SOURCE" in out and "REPOSITORY in course_utils/runtime.py" in out
+    assert "Traceback" not in out and "CalledProcessError" not in out, out
+
+
+def test_another_version_than_the_notebooks_is_refused_and_removed(colab_like):
+    tmp, python = colab_like
+    other = tmp / "newer_course"  # what an old notebook would get from a branch that moved on
+    (other / "course_utils").mkdir(parents=True)
+    (other / "course_utils" / "__init__.py").write_text("")
+    (other / "pyproject.toml").write_text(textwrap.dedent("""
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "course-utils"
+        version = "99.0"
+        [tool.setuptools]
+        packages = ["course_utils"]
+    """))
+    out = _run_in_ipython(python, tmp, SETUP_CELL, other)
+    assert "RAISED CourseSetupError" in out
+    assert f"holds course_utils 99.0, but this notebook was made for {runtime.VERSION}" in out
+    assert runtime.install_requirement() in out, "the message names the requirement that fits"
+    assert "Traceback" not in out, out
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    check = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('course_utils'))"],
+                           capture_output=True, text=True, cwd=tmp, env=env)
+    assert check.stdout.strip() == "None", "the wrong version must be uninstalled, so a rerun installs again"
+
+
+def test_the_install_is_pinned_to_the_notebooks_version():
+    # install_requirement is the one place: tag v<VERSION>, the version pyproject.toml and __version__ read
+    assert runtime.install_requirement().endswith(f"@v{runtime.VERSION}")
+    for cell, extras in ((SETUP_CELL, ()), (EXERCISE_SETUP_CELL, ("grading",))):
+        assert f'"{runtime.install_requirement(extras)}"' in cell
+        assert f'version("course-utils") != "{runtime.VERSION}"' in cell
+    assert "[grading]" in EXERCISE_SETUP_CELL and "[grading]" not in SETUP_CELL
 
 
 def test_outside_colab_the_cell_installs_nothing(colab_like):
     tmp, python = colab_like
     # Without google.colab the cell must not call pip; course_utils is then simply missing here.
     env = {**os.environ, "COURSE_INSTALL_SOURCE": "/nonexistent"}
+    env.pop("PYTHONPATH", None)
     proc = subprocess.run([python, "-c", SETUP_CELL], capture_output=True, text=True, env=env, cwd=tmp,
                           timeout=120)
     assert "ModuleNotFoundError: No module named 'course_utils'" in proc.stderr
