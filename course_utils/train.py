@@ -86,7 +86,7 @@ def fit(
     try:
         for epoch in range(epochs):
             model.train()
-            start, sums = time.perf_counter(), torch.zeros(3, dtype=torch.float64, device=device)
+            start, batch_sums = time.perf_counter(), []
             x_shuffled = x_train[torch.randperm(len(x_train), device=device, generator=generator)]
             for step in range(steps_per_epoch):
                 x = x_shuffled[step * batch_size : (step + 1) * batch_size]  # a view: no copy
@@ -106,12 +106,12 @@ def fit(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                sums += torch.stack((loss, recon, kl)).detach().double() * len(x)  # no sync on a GPU
+                batch_sums.append(torch.stack((loss, recon, kl)).detach() * len(x))  # no sync on a GPU
                 bar.update()
                 if step % 50 == 0:
                     bar.set_postfix(epoch=epoch + 1, loss=f"{value:.1f}")
             seconds = time.perf_counter() - start
-            _append(history, "train", (sums / len(x_train)).tolist())
+            _append(history, "train", _means(batch_sums, len(x_train)))
             history.seconds.append(seconds)
             if x_test is not None:
                 test_terms = evaluate(model, x_test, generator=generator)
@@ -144,12 +144,21 @@ def evaluate(
         raise ValueError(f"the generator is on {generator.device} but the model on {device}; "
                          f"use torch.Generator(device={str(device)!r}).manual_seed(...)")
     x = flatten_images(x, model.config.input_dim).to(device)
-    sums = torch.zeros(3, dtype=torch.float64, device=x.device)
+    batch_sums = []
     for i in range(0, len(x), batch_size):
         batch = x[i : i + batch_size]
-        sums += torch.stack(_loss_terms(model, batch, generator)).double() * len(batch)
+        batch_sums.append(torch.stack(_loss_terms(model, batch, generator)) * len(batch))
     model.train(was_training)
-    return tuple((sums / len(x)).tolist())
+    return _means(batch_sums, len(x))
+
+
+def _means(batch_sums: list[torch.Tensor], n: int) -> tuple[float, float, float]:
+    """Per-image means of (loss, recon, KL) from per-batch sums, added exactly in Python (one sync).
+
+    No float64 tensor: Apple's MPS has none, and fsum over Python floats is exact anyway.
+    """
+    columns = zip(*torch.stack(batch_sums).tolist(), strict=True)  # (steps, 3) -> 3 columns
+    return tuple(math.fsum(column) / n for column in columns)
 
 
 def _append(history: History, split: str, terms) -> None:

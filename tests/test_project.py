@@ -1,12 +1,14 @@
 """The course as a whole: dependencies agree, every notebook follows the course pattern, lint passes."""
 
+import ast
+import importlib.metadata
 import json
 import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
-import tomllib
 
 from course_utils import build
 
@@ -19,9 +21,55 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# Package modules that lessons never import: the instructor's build, the test plugin, otter glue.
+NOT_FOR_LESSONS = {"build", "testing", "grading"}
+
+
+def _third_party_imports(sources: list[str]) -> set[str]:
+    """Distribution names (normalized) of the non-standard-library modules that `sources` import."""
+    modules = set()
+    for source in sources:
+        source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    modules -= set(sys.stdlib_module_names) | {"course_utils"}
+    owners = importlib.metadata.packages_distributions()
+    return {_name(dist) for module in modules for dist in owners.get(module, [module])}
+
+
+def _code(notebook):
+    return ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_dependencies_by_use():
+    # the package's own dependencies are exactly what lessons import (Colab's lesson install stays minimal)
+    modules = [p.read_text() for p in (ROOT / "course_utils").glob("*.py") if p.stem not in NOT_FOR_LESSONS]
+    lessons = _third_party_imports(modules + [src for nb in LESSONS for src in _code(nb)])
+    assert lessons == {_name(r) for r in PROJECT["dependencies"]}
+    # exercises add exactly the grading extra; the dev tools pull grading in, so the test suite can grade
+    grading = {_name(r) for r in PROJECT["optional-dependencies"]["grading"]}
+    exercises = [src for nb in build.exercise_sources() for src in _code(nb)]
+    assert _third_party_imports([(ROOT / "course_utils" / "grading.py").read_text(), *exercises]) - lessons == grading
+    assert "course-utils[grading]" in PROJECT["optional-dependencies"]["dev"]
+
+
+def test_python_floor_is_one_and_true():
+    # 3.11+: tests read pyproject.toml with tomllib (3.11); Colab runs 3.13
+    assert PROJECT["requires-python"] == ">=3.11" and sys.version_info >= (3, 11)
+    readme = (ROOT / "README.md").read_text()
+    assert "Python 3.11+" in readme and "3.10" not in readme
+    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+
+
 def test_environment_yml_and_pyproject_name_the_same_packages():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {req.replace(" ", "") for req in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    project = PROJECT
+    extras = project["optional-dependencies"]
+    declared = {req.replace(" ", "") for req in project["dependencies"] + extras["grading"] + extras["dev"]
+                if _name(req) != "course-utils"}
     text = (ROOT / "environment.yml").read_text()
     conda_pip = {line.strip()[2:].replace(" ", "") for line in text.split("- pip:", 1)[1].splitlines()
                  if line.strip().startswith("- ") and not line.strip().startswith("- -e")}
@@ -31,7 +79,7 @@ def test_environment_yml_and_pyproject_name_the_same_packages():
 
 
 def test_torch_has_lower_bounds_only():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = PROJECT["dependencies"]
     for req in deps:
         if _name(req) in {"torch", "torchvision"}:
             assert re.fullmatch(r"[a-z]+>=[\d.]+", req), f"{req}: give torch/torchvision a lower bound only"
@@ -49,7 +97,7 @@ def test_lessons_exist_and_are_numbered_uniquely():
 def test_notebook_starts_with_the_course_setup_cell(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
-    assert code and "".join(code[0]["source"]) == build.SETUP_CELL, "run `python -m course_utils.build`"
+    assert code and "".join(code[0]["source"]) == build.setup_cell_for(notebook), "run `python -m course_utils.build`"
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.name)

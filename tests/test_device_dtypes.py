@@ -1,0 +1,64 @@
+"""Training uses only dtypes every device has: Apple's MPS has no float64, so fit and evaluate must create none.
+
+No Mac here: every tensor that fit and evaluate create is watched (a TorchFunctionMode sees each torch call
+and its result) while they train on the CPU, and any float64 tensor on the training device fails the test.
+That is what would crash on MPS, where the same code runs with device="mps".
+"""
+
+import pytest
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+from course_utils.models import VAE, Autoencoder
+from course_utils.train import evaluate, fit
+
+
+class Float64Watch(TorchFunctionMode):
+    """Records every torch call that returns a float64 tensor on `device`."""
+
+    def __init__(self, device: torch.device):
+        super().__init__()
+        self.device, self.calls = device, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for leaf in tree_leaves(out):
+            if isinstance(leaf, torch.Tensor) and leaf.dtype == torch.float64 and leaf.device.type == self.device.type:
+                self.calls.append(getattr(func, "__name__", str(func)))
+        return out
+
+
+def test_the_watch_sees_a_float64_tensor_on_the_device():
+    with Float64Watch(torch.device("cpu")) as watch:
+        torch.zeros(3, dtype=torch.float32).double()
+        torch.zeros(3, dtype=torch.float64)
+    assert len(watch.calls) == 2, watch.calls
+
+
+@pytest.mark.parametrize("make_model", [lambda: VAE(784, 32, 4), lambda: Autoencoder(784, 32, 4)],
+                         ids=["vae", "autoencoder"])
+@pytest.mark.parametrize("binarize", [None, "dynamic"])
+def test_fit_and_evaluate_create_no_float64_on_the_training_device(make_model, binarize):
+    assert torch.get_default_dtype() == torch.float32
+    torch.manual_seed(0)
+    model = make_model()
+    x = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    device = torch.device("cpu")
+    with Float64Watch(device) as watch:
+        history = fit(model, x[:200], epochs=2, batch_size=64, device=device, test_x=x[200:], binarize=binarize,
+                      progress=False)
+        terms = evaluate(model, x[200:], generator=torch.Generator().manual_seed(1))
+    assert not watch.calls, f"float64 tensors on the training device (MPS has none), made by: {watch.calls}"
+    # the per-epoch numbers are still plain, finite Python floats
+    assert len(history.train_loss) == 2 and all(isinstance(v, float) for v in (*history.test_loss, *terms))
+
+
+def test_evaluate_averages_exactly_over_uneven_batches():
+    # per-batch sums of float32 terms, added in Python: the mean over 300 images in batches of 64 (the last
+    # one short) equals one pass over all 300 images, to float32 rounding
+    torch.manual_seed(0)
+    model = Autoencoder(784, 32, 4)
+    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(0))
+    batched, whole = evaluate(model, x, batch_size=64), evaluate(model, x, batch_size=300)
+    assert batched == pytest.approx(whole, rel=1e-6)
