@@ -61,7 +61,7 @@ def test_python_floor_is_one_and_true():
     # 3.11+: tests read pyproject.toml with tomllib (3.11); Colab runs 3.13
     assert PROJECT["requires-python"] == ">=3.11" and sys.version_info >= (3, 11)
     readme = (ROOT / "README.md").read_text()
-    assert "Python 3.11+" in readme and "3.10" not in readme
+    assert "Python 3.11 or newer" in readme and "3.10" not in readme
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
 
 
@@ -131,7 +131,7 @@ def test_pytest_collects_every_notebook_by_glob():
 
 def test_ci_runs_the_readme_test_command_verbatim():
     readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
+    blocks = re.findall(r"^```(?:bash|sh)\n(.*?)^```", readme, flags=re.S | re.M)
     commands = [line.strip() for block in blocks for line in block.splitlines() if "pytest" in line]
     assert commands, "the README needs its test command in a code block"
     assert commands[0] in (ROOT / ".ci" / "run").read_text()

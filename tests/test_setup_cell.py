@@ -148,3 +148,15 @@ def test_setup_cell_runs_here():
     proc = subprocess.run([sys.executable, "-c", SETUP_CELL], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "DEVICE=device(type=" in proc.stdout and "FAST=" in proc.stdout
+
+
+def test_a_tagged_version_is_never_changed():
+    # Colab installs tag v<VERSION>: once it exists, a changed package needs a new VERSION (and tag), or the
+    # notebooks would run on a package older than the one they were tested with.
+    tag = f"v{runtime.VERSION}"
+    found = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/tags/{tag}"], cwd=ROOT, capture_output=True)
+    if found.returncode != 0:
+        pytest.skip(f"no tag {tag} in this clone yet; tag the release so that Colab's setup cells find it")
+    diff = subprocess.run(["git", "diff", "--stat", tag, "--", "course_utils"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout
+    assert not diff.strip(), f"course_utils changed since {tag}: bump VERSION in course_utils/runtime.py\n{diff}"
