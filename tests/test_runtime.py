@@ -89,5 +89,26 @@ def test_install_requirement_names_the_repository_and_extras(monkeypatch):
     from course_utils import runtime
 
     monkeypatch.setattr(runtime, "REPOSITORY", "someone/fork")
-    assert runtime.install_requirement() == f"course-utils @ git+https://github.com/someone/fork@{runtime.BRANCH}"
-    assert runtime.install_requirement(("grading",)).startswith("course-utils[grading] @ git+https://github.com/")
+    monkeypatch.setattr(runtime, "VERSION", "1.2.3")
+    assert runtime.install_requirement() == "course-utils @ git+https://github.com/someone/fork@v1.2.3"
+    assert runtime.install_requirement(("grading",)) == "course-utils[grading] @ git+https://github.com/someone/fork@v1.2.3"
+    assert runtime.install_requirement(ref="main").endswith("/someone/fork@main")
+    for bad in ("grading", ("grading", "no such!")):
+        with pytest.raises(ValueError, match="tuple of extra names"):
+            runtime.install_requirement(bad)
+
+
+def test_the_version_lives_in_one_place():
+    import importlib.metadata
+    import tomllib
+
+    import course_utils
+    from course_utils import runtime
+    from course_utils.build import ROOT
+
+    assert course_utils.__version__ == runtime.VERSION
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "course_utils.runtime.VERSION"}
+    # the installed metadata (built from pyproject.toml) carries the same version
+    assert importlib.metadata.version("course-utils") == runtime.VERSION
