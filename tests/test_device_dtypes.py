@@ -36,9 +36,9 @@ def test_the_watch_sees_a_float64_tensor_on_the_device():
     assert len(watch.calls) == 2, watch.calls
 
 
-@pytest.mark.parametrize("make_model", [lambda: VAE(784, 32, 4), lambda: Autoencoder(784, 32, 4)],
-                         ids=["vae", "autoencoder"])
-@pytest.mark.parametrize("binarize", [None, "dynamic"])
+@pytest.mark.parametrize(("make_model", "binarize"), [(lambda: VAE(784, 32, 4), "dynamic"),
+                                                       (lambda: Autoencoder(784, 32, 4), None)],
+                         ids=["vae-dynamic", "autoencoder-grey"])
 def test_fit_and_evaluate_create_no_float64_on_the_training_device(make_model, binarize):
     assert torch.get_default_dtype() == torch.float32
     torch.manual_seed(0)
