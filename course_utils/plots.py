@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -18,8 +17,11 @@ from .runtime import figures_dir  # noqa: E402
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
-def save_figure(fig: plt.Figure, name: str, dpi: int = 120) -> Path:
-    """Save `fig` as figures/<name>.png (a stable name such as '00_mnist_grid') and return the path."""
+def save_figure(fig: plt.Figure, name: str, dpi: int = 120) -> None:
+    """Save `fig` as figures/<name>.png (a stable name such as '00_mnist_grid'); prints and returns nothing.
+
+    Returning nothing keeps a notebook cell that ends with a save from printing the file's path.
+    """
     if not _NAME.match(name):
         raise ValueError(
             f"figure name {name!r} must be letters, digits, '_' or '-' without an extension, "
@@ -27,7 +29,6 @@ def save_figure(fig: plt.Figure, name: str, dpi: int = 120) -> Path:
         )
     path = figures_dir() / f"{name}.png"
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
 
 
 def show_images(

@@ -49,15 +49,21 @@ def test_training_pixel_statistics():
     assert images.std().item() == pytest.approx(0.3081, abs=5e-5)
 
 
+def _original(name: str) -> bytes:
+    """The uncompressed bytes of one IDX file, whether the data folder holds it gzipped or not."""
+    gz = SOURCE / f"{name}.gz"
+    return gzip.decompress(gz.read_bytes()) if gz.is_file() else (SOURCE / name).read_bytes()
+
+
 def _copy(tmp_path: Path, gzipped: bool) -> Path:
+    """The test split's two files in a fresh folder, gzipped or uncompressed."""
     folder = tmp_path / ("gz" if gzipped else "raw")
     folder.mkdir()
     for name in data.SPLITS["test"]:
-        src = SOURCE / f"{name}.gz"
         if gzipped:
-            shutil.copy(src, folder / f"{name}.gz")
+            (folder / f"{name}.gz").write_bytes(gzip.compress(_original(name)))
         else:
-            (folder / name).write_bytes(gzip.decompress(src.read_bytes()))
+            (folder / name).write_bytes(_original(name))
     return folder
 
 
