@@ -33,7 +33,7 @@ SETUP_MARKER = "# Course setup"
 
 def setup_cell(extras: tuple[str, ...] = ()) -> str:
     """The course setup cell; exercises pass extras=("grading",) so that Colab also installs otter-grader."""
-    requirement = install_requirement(extras)
+    requirement, fallback = install_requirement(extras), install_requirement(extras, ref=BRANCH)
     return f'''{SETUP_MARKER}: the same first cell in every notebook (Colab install, imports, seed, device).
 import importlib.util
 import os
@@ -53,14 +53,20 @@ if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is
     pins = os.path.join(tempfile.gettempdir(), "course_pins.txt")
     with open(pins, "w") as f:
         f.write("".join(f"{{p}}=={{version(p)}}\\n" for p in ("torch", "torchvision")))
-    source = os.environ.get("COURSE_INSTALL_SOURCE", "{requirement}")
-    print(f"Installing {{source}} with pip (under a minute):", flush=True)
-    pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-c", pins, source],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in pip.stdout:  # pip's progress as it comes, less the packages Colab already has
-        if not line.startswith("Requirement already satisfied"):
-            print("   ", line.rstrip(), flush=True)
-    if pip.wait() != 0:
+    # The tag of this version first; if the repository has no such tag (yet), its main branch, which the
+    # version check below accepts only if it still holds this version.
+    sources = [os.environ["COURSE_INSTALL_SOURCE"]] if os.environ.get("COURSE_INSTALL_SOURCE") else [
+        "{requirement}", "{fallback}"]
+    for source in sources:
+        print(f"Installing {{source}} with pip (under a minute):", flush=True)
+        pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-c", pins, source],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in pip.stdout:  # pip's progress as it comes, less the packages Colab already has
+            if not line.startswith("Requirement already satisfied"):
+                print("   ", line.rstrip(), flush=True)
+        if pip.wait() == 0:
+            break
+    else:
         raise CourseSetupError(
             f"pip could not install {{source}} (its last lines above say why). Check the internet connection "
             "and rerun this cell. A fork sets REPOSITORY in course_utils/runtime.py and runs "

@@ -2,7 +2,6 @@
 
 import gzip
 import os
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 

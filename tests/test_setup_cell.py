@@ -53,10 +53,16 @@ def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
         print("TORCH", torch.__version__, torch.__file__)
         print("TESTS", sorted(p.name for p in tests_dir("02_gaussian_kl").glob("*.py")))
     """))
-    env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "COURSE_INSTALL_SOURCE": str(ROOT),
-           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    # The cell's own sources: its version's tag, then the branch. Here the tag's source is missing (a
+    # repository without that tag) and the branch is this checkout, so the cell must fall back to it.
+    missing = tmp / "no-tag-here"
+    cell = SETUP_CELL.replace(runtime.install_requirement(), str(missing))
+    cell = cell.replace(runtime.install_requirement(ref=runtime.BRANCH), str(ROOT))
+    assert str(missing) in cell and str(ROOT) in cell
+    env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONHOME", None)
-    proc = subprocess.run([python, str(script)], input=SETUP_CELL, capture_output=True, text=True,
+    env.pop("COURSE_INSTALL_SOURCE", None)
+    proc = subprocess.run([python, str(script)], input=cell, capture_output=True, text=True,
                           env=env, cwd=tmp, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.split(" ", 1)[0].isupper())
@@ -66,7 +72,8 @@ def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
     assert "kl_normal_1d.py" in lines["TESTS"]
     assert "device" in proc.stdout.lower()
     # progress: the cell says what it installs, then shows pip's lines as they come
-    assert f"Installing {ROOT} with pip" in proc.stdout
+    assert f"Installing {missing} with pip" in proc.stdout, "the tag comes first"
+    assert f"Installing {ROOT} with pip" in proc.stdout, "then the branch"
     assert f"Successfully installed course-utils-{runtime.VERSION}" in proc.stdout
 
 
@@ -128,6 +135,7 @@ def test_the_install_is_pinned_to_the_notebooks_version():
     assert runtime.install_requirement().endswith(f"@v{runtime.VERSION}")
     for cell, extras in ((SETUP_CELL, ()), (EXERCISE_SETUP_CELL, ("grading",))):
         assert f'"{runtime.install_requirement(extras)}"' in cell
+        assert f'"{runtime.install_requirement(extras, ref=runtime.BRANCH)}"' in cell  # the fallback
         assert f'version("course-utils") != "{runtime.VERSION}"' in cell
     assert "[grading]" in EXERCISE_SETUP_CELL and "[grading]" not in SETUP_CELL
 
