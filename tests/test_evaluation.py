@@ -176,3 +176,13 @@ def test_bits_per_dim_of_the_uniform_model_is_one():
     assert bits_per_dim(784 * math.log(2)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least two"):
         mean_and_standard_error(torch.tensor([1.0]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_the_estimate_on_a_gpu_agrees_with_the_cpu_within_its_standard_error():
+    model, x = _small_vae_and_digits()
+    g_cpu, g_gpu = torch.Generator().manual_seed(6), torch.Generator(device="cuda").manual_seed(6)
+    cpu, cpu_se = iw_log_likelihood_with_error(model, x, 100, repeats=10, generator=g_cpu)
+    gpu, gpu_se = iw_log_likelihood_with_error(model.cuda(), x.cuda(), 100, repeats=10, generator=g_gpu)
+    assert gpu.device.type == "cuda"
+    assert ((gpu.cpu() - cpu).abs() <= Z * torch.sqrt(cpu_se**2 + gpu_se.cpu() ** 2)).all()
