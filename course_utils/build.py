@@ -140,8 +140,11 @@ def _normalize_student(path: Path) -> str:
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
+    otter = nb["metadata"].get("otter", {})  # the assignment name: a submission of another exercise is refused
     nb["metadata"] = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                       "language_info": {"name": "python"}}
+    if otter:
+        nb["metadata"]["otter"] = otter
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -149,8 +152,11 @@ def assign(source: Path, out: Path) -> Path:
     """Run `otter assign` on one exercise source into `out`; returns the autograder zip's path."""
     from otter.assign import main as otter_assign  # imported here: otter takes seconds to import
 
+    from .autograder import prepare_source
+
+    prepared = prepare_source(source, out.parent / f"{out.name}-source")
     try:
-        otter_assign(str(source), str(out), no_pdfs=True, no_run_tests=True)
+        otter_assign(str(prepared), str(out), no_pdfs=True, no_run_tests=True)
     except Exception as err:
         raise RuntimeError(f"otter assign failed for {source}: {err}") from err
     zips = sorted((out / "autograder").glob("*.zip"))

@@ -2,11 +2,11 @@
 
 A hidden test starts with the line
 
-    from course_utils.grading.sealed import Sealed; H = Sealed()
+    from course_utils.sealed import Sealed; H = Sealed()
 
 Run as an ordinary notebook, that imports this file. In a built autograder, `course_utils.build`
 replaces the line with this file's source, embedded in the test and executed afresh into a private
-namespace, so student code that rebinds `course_utils.grading.sealed` (or anything else in
+namespace, so student code that rebinds `course_utils.sealed` (or anything else in
 `sys.modules`) cannot reach it. `Sealed()` then
 
 * refuses to grade if the submission replaced a Python function of torch, torch.distributions,
@@ -98,7 +98,7 @@ def _tampering(package: str) -> list[str]:
         found += _replaced(torch.Tensor, "torch.Tensor", torch_dir, depth=1)
         found += _replaced(torch.nn.Module, "torch.nn.Module", torch_dir, depth=1)
     for modname, module in list(sys.modules.items()):
-        if module is not None and modname.startswith("course_utils") and modname != "course_utils.grading.sealed":
+        if module is not None and modname.startswith("course_utils") and modname != "course_utils.sealed":
             found += _replaced(module, modname, (package,) + libraries)
     return found
 
@@ -223,6 +223,12 @@ class Sealed:
         if worst_i >= 0:
             raise AssertionError(f"{what} is not close: max abs difference {worst:.3g} at flat index {worst_i} "
                                  f"(got {got_flat[worst_i]:.6g}, expected {exp_flat[worst_i]:.6g})")
+
+    def answer(self, x, what: str):
+        """`x` itself, unless it is None or `...` (the question was not attempted)."""
+        if x is None or x is Ellipsis:
+            raise AssertionError(f"not attempted: {what} is {x!r} (replace the `...` with your code)")
+        return x
 
     def true(self, condition, message: str) -> None:
         """Assert a condition computed by the test (a plain bool), with a message if it fails."""

@@ -1,0 +1,252 @@
+"""Glue between the course and otter-grader: packaged public tests, helpful checks, honest grading.
+
+Exercise sources live in notebooks/exercises/ (solutions and hidden tests); `python -m
+course_utils.build` turns them into student notebooks and autograders. `grade` grades one
+notebook; `python -m course_utils.grading SUBMISSIONS/ --autograder ZIP --out grades.csv` a class
+(see course_utils.classroom).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import psutil
+import torch
+
+from .supervise import CELL_KEY, TOKEN_VARIABLE, kill_descendants, kill_tokened
+
+
+def tests_dir(assignment: str) -> Path:
+    """Folder of an exercise's public tests, shipped inside course_utils (so Colab needs no upload)."""
+    folder = Path(str(files("course_utils") / "exercise_tests" / assignment))
+    if not folder.is_dir():
+        known = sorted(p.name for p in Path(str(files("course_utils") / "exercise_tests")).iterdir()
+                       if p.is_dir())
+        raise ValueError(f"no exercise named {assignment!r}; known exercises: {', '.join(known)}")
+    return folder
+
+
+def notebook_grader(assignment: str):
+    """An `otter.Notebook` whose `grader.check("question")` runs the packaged public tests."""
+    import otter
+
+    nb_path = f"{assignment}.ipynb"
+    return otter.Notebook(nb_path if Path(nb_path).is_file() else None, tests_dir=str(tests_dir(assignment)))
+
+
+def check_close(got, expected, what: str = "your answer", rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """Raise an AssertionError that says *what* is wrong: type, shape, NaN, or largest difference."""
+    if got is None or got is Ellipsis:
+        raise AssertionError(f"{what} is {got!r}: the exercise is not done yet (replace the `...`).")
+    expected_t = torch.as_tensor(expected, dtype=torch.float64)
+    try:
+        got_t = torch.as_tensor(got.detach() if torch.is_tensor(got) else got, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise AssertionError(f"{what} should be a number or tensor, got {type(got).__name__}") from err
+    if got_t.shape != expected_t.shape:
+        raise AssertionError(f"{what} has shape {tuple(got_t.shape)}, expected {tuple(expected_t.shape)}")
+    if torch.isnan(got_t).any():
+        raise AssertionError(f"{what} contains NaN")
+    if not torch.allclose(got_t, expected_t, rtol=rtol, atol=atol):
+        diff = (got_t - expected_t).abs()
+        worst = int(diff.argmax())
+        raise AssertionError(
+            f"{what} is not close: max abs difference {diff.max().item():.3g} at flat index {worst} "
+            f"(got {got_t.flatten()[worst].item():.6g}, expected {expected_t.flatten()[worst].item():.6g})"
+        )
+
+
+@dataclass
+class GradeReport:
+    """What the autograder gave a submission: points per question, and a one-line reason for each loss."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    possible: dict[str, float] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)  # question -> why it lost points (one line)
+    messages: dict[str, str] = field(default_factory=dict)  # question -> otter's full test output
+    error: str | None = None  # one line: why the submission as a whole could not be (fully) graded
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+    @property
+    def total_possible(self) -> float:
+        return sum(self.possible.values())
+
+
+def autograder_info(autograder: Path) -> tuple[str | None, dict[str, float]]:
+    """The assignment name an autograder zip expects, and each question's possible points."""
+    possible = {}
+    try:
+        with zipfile.ZipFile(autograder) as zf:
+            config = json.loads(zf.read("otter_config.json")) if "otter_config.json" in zf.namelist() else {}
+            for name in sorted(n for n in zf.namelist() if re.fullmatch(r"tests/[^/]+\.py", n)):
+                spec: dict = {}
+                exec(compile(zf.read(name).decode(), name, "exec"), spec)  # the course's own test file
+                cases = [case for suite in spec["test"]["suites"] for case in suite["cases"]]
+                points = spec["test"].get("points")
+                total = sum(points) if isinstance(points, list) else points
+                if total is None:
+                    total = sum(case.get("points") or 0 for case in cases)
+                possible[spec["test"]["name"]] = float(total)
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise ValueError(f"{autograder} is not an autograder zip made by `python -m course_utils.build`: {err}") from err
+    return config.get("assignment_name"), possible
+
+
+def _read_notebook(path: Path) -> tuple[dict | None, str | None]:
+    """The submission as JSON, or a one-line reason why it is not a notebook."""
+    import nbformat
+
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"not a notebook: {path.name} is not valid notebook JSON ({type(err).__name__} at {err.args[0][:60]!r})" \
+            if path.stat().st_size else f"not a notebook: {path.name} is empty"
+    try:
+        nbformat.validate(nbformat.from_dict(nb))
+        if nb.get("nbformat") != 4:
+            raise nbformat.ValidationError(f"nbformat {nb.get('nbformat')}, expected 4")
+    except (nbformat.ValidationError, AttributeError, TypeError) as err:
+        return None, f"not a notebook: {path.name} is JSON but not a Jupyter notebook ({str(err).splitlines()[0][:80]})"
+    return nb, None
+
+
+def _first_line(source) -> str:
+    text = "".join(source) if isinstance(source, list) else str(source)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= 50 else line[:47] + "..."
+
+
+def _reason(output: str) -> str:
+    """One line from otter's test output: the first exception message, in the course's words."""
+    found = re.findall(r"^\s*(\w+(?:Error|Exception|Unavailable|Exit|Interrupt))(?:: (.*))?$", output, flags=re.M)
+    for kind, message in found:
+        if message.startswith("not attempted"):
+            return message
+        if (kind == "NameError" and "is not defined" in message) or re.search(r"returned None|not done yet", message):
+            return f"not attempted: {message}"
+    if found:
+        kind, message = found[0]
+        return f"{kind}: {message.strip()}" if message.strip() else kind
+    return "a check failed" if "Test case failed" in output else "no result"
+
+
+def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tuple[dict, dict | None]:
+    """One supervised `otter run` of a notebook; (status, results.json or None)."""
+    for i, cell in enumerate(submission["cells"], start=1):
+        cell.setdefault("metadata", {})[CELL_KEY] = i
+    nb_path = work / "submission.ipynb"
+    nb_path.write_text(json.dumps(submission))
+    out = work / "out"
+    out.mkdir()
+    token = uuid.uuid4().hex
+    env = {**os.environ, TOKEN_VARIABLE: token, "TMPDIR": str(work), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "course_utils.supervise", str(autograder.resolve()), str(nb_path), str(out), str(timeout)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=work, env=env,
+                            start_new_session=True)
+    try:
+        log, _ = proc.communicate(timeout=timeout + 60)  # the supervisor enforces `timeout` itself
+    except subprocess.TimeoutExpired:
+        kill_descendants(psutil.Process(proc.pid))
+        proc.kill()
+        log, _ = proc.communicate()
+    kill_tokened(token)  # anything that escaped the supervisor (or outlived it)
+    status_file, results_file = out / "status.json", out / "results.json"
+    if status_file.is_file():
+        status = json.loads(status_file.read_text())
+    else:
+        status = {"outcome": "error", "cell": None,
+                  "message": f"the grading process ended with code {proc.returncode} (did the submission kill it?)"}
+    status["log"] = log.decode(errors="replace")[-4000:]
+    results = json.loads(results_file.read_text()) if results_file.is_file() and status["outcome"] == "graded" else None
+    return status, results
+
+
+def _scores(results: dict, possible: dict[str, float]) -> tuple[dict, dict]:
+    scores, messages = {q: 0.0 for q in possible}, {q: "" for q in possible}
+    for test in results.get("tests", []):
+        name = test.get("name", "").split(" - ")[0]
+        if name not in possible:  # otter's "Public Tests" summary, or an autograder error entry
+            continue
+        score = float(test.get("score") or 0.0)
+        scores[name] += 0.0 if math.isnan(score) else score
+        messages[name] += test.get("output", "") or ""
+    return scores, messages
+
+
+def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) -> GradeReport:
+    """Grade one notebook with `otter run` (no Docker): every question reported, every loss explained."""
+    submission, autograder = Path(submission), Path(autograder)
+    if not autograder.is_file():
+        raise ValueError(f"autograder zip {autograder} does not exist; build it with `python -m course_utils.build`")
+    if not submission.is_file():
+        raise ValueError(f"submission {submission} does not exist (or is a folder)")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    assignment, possible = autograder_info(autograder)
+    report = GradeReport(scores={q: 0.0 for q in possible}, possible=dict(possible))
+
+    def fail(reason: str) -> GradeReport:
+        report.error = reason
+        report.reasons = {q: reason for q in possible}
+        return report
+
+    nb, problem = _read_notebook(submission)
+    if problem:
+        return fail(problem)
+    got = nb.get("metadata", {}).get("otter", {}).get("assignment_name")
+    if assignment and got != assignment:
+        return fail(f"wrong assignment: this notebook is {got!r}, the autograder grades {assignment!r}" if got else
+                    f"wrong assignment: the notebook carries no assignment name; start from the student notebook of {assignment}")
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        work = Path(tmp) / "first"
+        work.mkdir()
+        status, results = _run(nb, autograder, timeout, work)
+        note = None
+        if status["outcome"] == "kernel_died" and status.get("cell"):
+            # Keep the credit of what ran before the fatal cell: grade the notebook without it and what follows.
+            k = status["cell"]
+            where = f"cell {k} ({_first_line(nb['cells'][k - 1].get('source', ''))})"
+            note = f"the kernel died in {where}; questions were graded on the notebook up to cell {k - 1}"
+            shutil.rmtree(work, ignore_errors=True)
+            work = Path(tmp) / "truncated"
+            work.mkdir()
+            nb = json.loads(json.dumps(nb))
+            nb["cells"] = nb["cells"][: k - 1]
+            status2, results = _run(nb, autograder, timeout, work)
+            if results is None:
+                note += f", but that failed too ({status2['message']})"
+        elif status["outcome"] == "timed_out":
+            cell = f" (in cell {status['cell']})" if status.get("cell") else ""
+            return fail(f"timed out after {timeout:g} s{cell}: an infinite loop, or far too slow")
+        elif status["outcome"] == "kernel_died":
+            return fail("the kernel died before any cell ran")
+    if results is None:
+        return fail(note or f"grading failed: {status['message'] or 'no results'}")
+    report.scores, report.messages = _scores(results, possible)
+    report.error = note
+    for q in possible:
+        if report.scores[q] < possible[q]:
+            reason = _reason(report.messages[q])
+            report.reasons[q] = f"{note.split(';')[0]} — {reason}" if note and report.scores[q] == 0 else reason
+    return report
+
+
+if __name__ == "__main__":
+    from .classroom import main
+
+    sys.exit(main())
