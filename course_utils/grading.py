@@ -103,7 +103,8 @@ def autograder_info(autograder: Path) -> tuple[str | None, dict[str, float]]:
                     total = sum(case.get("points") or 0 for case in cases)
                 possible[spec["test"]["name"]] = float(total)
     except (zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"{autograder} is not an autograder zip made by `python -m course_utils.build`: {err}") from err
+        raise ValueError(f"{autograder} is not an autograder zip made by `python -m course_utils.build`: "
+                         f"{err}") from err
     return config.get("assignment_name"), possible
 
 
@@ -114,8 +115,9 @@ def _read_notebook(path: Path) -> tuple[dict | None, str | None]:
     try:
         nb = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return None, f"not a notebook: {path.name} is not valid notebook JSON ({type(err).__name__} at {err.args[0][:60]!r})" \
-            if path.stat().st_size else f"not a notebook: {path.name} is empty"
+        if not path.stat().st_size:
+            return None, f"not a notebook: {path.name} is empty"
+        return None, f"not a notebook: {path.name} is not valid notebook JSON ({type(err).__name__})"
     try:
         nbformat.validate(nbformat.from_dict(nb))
         if nb.get("nbformat") != 4:
@@ -133,15 +135,16 @@ def _first_line(source) -> str:
 
 def _reason(output: str) -> str:
     """One line from otter's test output: the first exception message, in the course's words."""
-    found = re.findall(r"^\s*(\w+(?:Error|Exception|Unavailable|Exit|Interrupt))(?:: (.*))?$", output, flags=re.M)
-    for kind, message in found:
-        if message.startswith("not attempted"):
-            return message
-        if (kind == "NameError" and "is not defined" in message) or re.search(r"returned None|not done yet", message):
-            return f"not attempted: {message}"
+    found = [(kind.rsplit(".", 1)[-1], message.strip()) for kind, message in re.findall(
+        r"^\s*([\w.]+(?:Error|Exception|Unavailable|Exit|Interrupt))(?:: (.*))?$", output, flags=re.M)]
+    explicit = [message for _, message in found if message.startswith("not attempted")]
+    if explicit:  # the sealed checks saw None or `...` where an answer should be
+        return explicit[0]
     if found:
         kind, message = found[0]
-        return f"{kind}: {message.strip()}" if message.strip() else kind
+        if (kind == "NameError" and "is not defined" in message) or re.search(r"returned None|not done yet", message):
+            return f"not attempted: {message}"
+        return f"{kind}: {message}" if message else kind
     return "a check failed" if "Test case failed" in output else "no result"
 
 
@@ -149,21 +152,26 @@ def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tupl
     """One supervised `otter run` of a notebook; (status, results.json or None)."""
     for i, cell in enumerate(submission["cells"], start=1):
         cell.setdefault("metadata", {})[CELL_KEY] = i
+    # the course's Python kernel, whatever kernel the notebook names
+    submission.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}
     nb_path = work / "submission.ipynb"
     nb_path.write_text(json.dumps(submission))
     out = work / "out"
     out.mkdir()
     token = uuid.uuid4().hex
     env = {**os.environ, TOKEN_VARIABLE: token, "TMPDIR": str(work), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "course_utils.supervise", str(autograder.resolve()), str(nb_path), str(out), str(timeout)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=work, env=env,
-                            start_new_session=True)
-    try:
-        log, _ = proc.communicate(timeout=timeout + 60)  # the supervisor enforces `timeout` itself
-    except subprocess.TimeoutExpired:
-        kill_descendants(psutil.Process(proc.pid))
-        proc.kill()
-        log, _ = proc.communicate()
+    cmd = [sys.executable, "-m", "course_utils.supervise", str(autograder.resolve()), str(nb_path), str(out),
+           str(timeout)]
+    with open(work / "log.txt", "wb") as log_file:  # a file, not a pipe: escaped processes may hold it open
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=work, env=env,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout + 60)  # the supervisor enforces `timeout` itself
+        except subprocess.TimeoutExpired:
+            kill_descendants(psutil.Process(proc.pid))
+            proc.kill()
+            proc.wait()
     kill_tokened(token)  # anything that escaped the supervisor (or outlived it)
     status_file, results_file = out / "status.json", out / "results.json"
     if status_file.is_file():
@@ -171,7 +179,7 @@ def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tupl
     else:
         status = {"outcome": "error", "cell": None,
                   "message": f"the grading process ended with code {proc.returncode} (did the submission kill it?)"}
-    status["log"] = log.decode(errors="replace")[-4000:]
+    status["log"] = (work / "log.txt").read_text(errors="replace")[-4000:]
     results = json.loads(results_file.read_text()) if results_file.is_file() and status["outcome"] == "graded" else None
     return status, results
 
@@ -210,8 +218,10 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
         return fail(problem)
     got = nb.get("metadata", {}).get("otter", {}).get("assignment_name")
     if assignment and got != assignment:
-        return fail(f"wrong assignment: this notebook is {got!r}, the autograder grades {assignment!r}" if got else
-                    f"wrong assignment: the notebook carries no assignment name; start from the student notebook of {assignment}")
+        if got:
+            return fail(f"wrong assignment: this notebook is {got!r}, the autograder grades {assignment!r}")
+        return fail("wrong assignment: the notebook carries no assignment name; start from the student notebook "
+                    f"of {assignment}")
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         work = Path(tmp) / "first"
         work.mkdir()
@@ -235,6 +245,8 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
             return fail(f"timed out after {timeout:g} s{cell}: an infinite loop, or far too slow")
         elif status["outcome"] == "kernel_died":
             return fail("the kernel died before any cell ran")
+        elif status["outcome"] == "tampered":
+            return fail(status["message"])
     if results is None:
         return fail(note or f"grading failed: {status['message'] or 'no results'}")
     report.scores, report.messages = _scores(results, possible)
@@ -242,7 +254,11 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
     for q in possible:
         if report.scores[q] < possible[q]:
             reason = _reason(report.messages[q])
-            report.reasons[q] = f"{note.split(';')[0]} — {reason}" if note and report.scores[q] == 0 else reason
+            if note and report.scores[q] == 0:  # after a kernel death
+                death = note.split(";")[0]
+                reason = f"{death}, before this question" if reason.startswith("not attempted: name") else \
+                    f"{death} — {reason}"
+            report.reasons[q] = reason
     return report
 
 

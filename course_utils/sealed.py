@@ -93,7 +93,8 @@ def _tampering(package: str) -> list[str]:
         if torch._C.TensorBase not in getattr(torch.Tensor, "__mro__", ()):
             found.append("torch.Tensor")
         for modname, module in list(sys.modules.items()):
-            if module is not None and (modname == "torch" or modname.startswith(("torch.distributions", "torch.nn.functional"))):
+            watched = modname == "torch" or modname.startswith(("torch.distributions", "torch.nn.functional"))
+            if module is not None and watched:
                 found += _replaced(module, modname, torch_dir)
         found += _replaced(torch.Tensor, "torch.Tensor", torch_dir, depth=1)
         found += _replaced(torch.nn.Module, "torch.nn.Module", torch_dir, depth=1)
@@ -212,7 +213,7 @@ class Sealed:
         if got_shape != exp_shape:
             raise AssertionError(f"{what} has shape {got_shape}, expected {exp_shape}")
         worst, worst_i = -1.0, -1
-        for i, (g, e) in enumerate(zip(got_flat, exp_flat)):
+        for i, (g, e) in enumerate(zip(got_flat, exp_flat, strict=True)):
             if math.isnan(g):
                 raise AssertionError(f"{what} contains NaN (flat index {i})")
             if g == e:  # equal infinities included

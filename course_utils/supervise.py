@@ -10,7 +10,9 @@ timed out or failed — kills every descendant. `grade` then kills anything left
 (if the submission killed the supervisor itself). Nothing else is touched: only descendants of this
 process, or processes whose environment carries this run's token.
 
-It writes OUT_DIR/status.json: {"outcome": "graded" | "kernel_died" | "timed_out" | "error",
+After the notebook ran, the test files otter read are compared with the zip's (a submission that
+rewrote them is caught). It writes OUT_DIR/status.json:
+{"outcome": "graded" | "kernel_died" | "timed_out" | "tampered" | "error",
 "cell": the 1-based cell of the submission running when the kernel died or time ran out, "message"}.
 """
 
@@ -78,15 +80,40 @@ def kill_tokened(token: str) -> int:
 
 def _record_cells(status: dict) -> None:
     """Note, outside the kernel, which submission cell is executing."""
-    from nbclient import NotebookClient
+    from nbconvert.preprocessors import ExecutePreprocessor
 
-    original = NotebookClient.async_execute_cell
+    original = ExecutePreprocessor.preprocess_cell
 
-    async def execute_cell(self, cell, cell_index, *args, **kwargs):
+    def preprocess_cell(self, cell, resources, index, *args, **kwargs):
         status["cell"] = cell.get("metadata", {}).get(CELL_KEY, status.get("cell"))
-        return await original(self, cell, cell_index, *args, **kwargs)
+        return original(self, cell, resources, index, *args, **kwargs)
 
-    NotebookClient.async_execute_cell = execute_cell
+    ExecutePreprocessor.preprocess_cell = preprocess_cell
+
+
+class TamperedTests(RuntimeError):
+    """The submission changed the autograder's test files while it ran."""
+
+
+def _guard_tests(autograder: str) -> None:
+    """After otter has run the notebook, check (outside the kernel) that its test files are the zip's."""
+    import zipfile
+
+    from otter.run.run_autograder.runners import python_runner
+
+    with zipfile.ZipFile(autograder) as zf:
+        originals = {Path(n).name: zf.read(n) for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")}
+    original = python_runner.grade_notebook
+
+    def grade_notebook(submission_path, *, tests_glob=None, **kwargs):
+        results = original(submission_path, tests_glob=tests_glob, **kwargs)
+        on_disk = {Path(p).name: Path(p).read_bytes() for p in tests_glob or [] if Path(p).is_file()}
+        if on_disk != originals:
+            changed = sorted(set(originals) ^ set(on_disk) | {n for n in originals if on_disk.get(n) != originals[n]})
+            raise TamperedTests(f"the submission modified the autograder's tests ({', '.join(changed)})")
+        return results
+
+    python_runner.grade_notebook = grade_notebook
 
 
 def main(argv: list[str]) -> int:
@@ -113,12 +140,16 @@ def main(argv: list[str]) -> int:
         from otter.run import main as otter_run
 
         _record_cells(status)
+        _guard_tests(autograder)
         otter_run(submission, autograder=autograder, output_dir=str(out), no_logo=True)
         outcome, message = "graded", ""
+    except TamperedTests as err:
+        outcome, message = "tampered", str(err)
     except DeadKernelError as err:
         outcome, message = "kernel_died", str(err).splitlines()[0] if str(err) else "the kernel died"
     except BaseException as err:  # noqa: BLE001 -- every failure becomes a reason in the report
-        outcome, message = "error", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+        last = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+        outcome, message = "error", f"{type(err).__name__}: {last}"
     timer.cancel()
     status["seconds"] = round(time.monotonic() - started, 1)
     finish(outcome, message)
