@@ -148,3 +148,24 @@ def _imports(code: str) -> set[str]:
             if isinstance(first, ast.Constant) and isinstance(first.value, str):  # the embedded sealed checks
                 found |= _imports(first.value)
     return found - set(sys.stdlib_module_names)
+
+
+def autograder_info(autograder: Path) -> tuple[str | None, dict[str, float]]:
+    """The assignment name an autograder zip expects, and each question's possible points."""
+    possible = {}
+    try:
+        with zipfile.ZipFile(autograder) as zf:
+            config = json.loads(zf.read("otter_config.json")) if "otter_config.json" in zf.namelist() else {}
+            for name in sorted(n for n in zf.namelist() if re.fullmatch(r"tests/[^/]+\.py", n)):
+                spec: dict = {}
+                exec(compile(zf.read(name).decode(), name, "exec"), spec)  # the course's own test file
+                cases = [case for suite in spec["test"]["suites"] for case in suite["cases"]]
+                points = spec["test"].get("points")
+                total = sum(points) if isinstance(points, list) else points
+                if total is None:
+                    total = sum(case.get("points") or 0 for case in cases)
+                possible[spec["test"]["name"]] = float(total)
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise ValueError(f"{autograder} is not an autograder zip made by `python -m course_utils.build`: "
+                         f"{err}") from err
+    return config.get("assignment_name"), possible

@@ -5,7 +5,8 @@
 
 Setup cells and Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits that one
 place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
-hidden tests) go through `otter assign`: the student notebook is written to
+hidden tests) go through `otter assign`, after `course_utils.autograder.prepare_source` has sealed
+their hidden tests and added the autograder's requirements: the student notebook is written to
 notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
 autograder zip (with hidden tests) to notebooks/exercises/dist/ (not committed).
 """

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import psutil
 import torch
 
+from .autograder import autograder_info
 from .supervise import CELL_KEY, TOKEN_VARIABLE, kill_descendants, kill_tokened
 
 
@@ -85,27 +85,6 @@ class GradeReport:
     @property
     def total_possible(self) -> float:
         return sum(self.possible.values())
-
-
-def autograder_info(autograder: Path) -> tuple[str | None, dict[str, float]]:
-    """The assignment name an autograder zip expects, and each question's possible points."""
-    possible = {}
-    try:
-        with zipfile.ZipFile(autograder) as zf:
-            config = json.loads(zf.read("otter_config.json")) if "otter_config.json" in zf.namelist() else {}
-            for name in sorted(n for n in zf.namelist() if re.fullmatch(r"tests/[^/]+\.py", n)):
-                spec: dict = {}
-                exec(compile(zf.read(name).decode(), name, "exec"), spec)  # the course's own test file
-                cases = [case for suite in spec["test"]["suites"] for case in suite["cases"]]
-                points = spec["test"].get("points")
-                total = sum(points) if isinstance(points, list) else points
-                if total is None:
-                    total = sum(case.get("points") or 0 for case in cases)
-                possible[spec["test"]["name"]] = float(total)
-    except (zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"{autograder} is not an autograder zip made by `python -m course_utils.build`: "
-                         f"{err}") from err
-    return config.get("assignment_name"), possible
 
 
 def _read_notebook(path: Path) -> tuple[dict | None, str | None]:
