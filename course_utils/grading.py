@@ -123,6 +123,8 @@ def _reason(output: str) -> str:
         kind, message = found[0]
         if (kind == "NameError" and "is not defined" in message) or re.search(r"returned None|not done yet", message):
             return f"not attempted: {message}"
+        if "NoneType" in message:
+            return f"not attempted: {message} (the function returned None)"
         return f"{kind}: {message}" if message else kind
     return "a check failed" if "Test case failed" in output else "no result"
 

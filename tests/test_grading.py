@@ -34,7 +34,7 @@ from course_utils.supervise import TOKEN_VARIABLE
 SOURCES = build.exercise_sources()
 STEMS = [s.stem for s in SOURCES]
 TIMEOUT = 300  # an ordinary grading takes ~15-25 s on 2 busy cores
-LOOP_TIMEOUT = 40
+LOOP_TIMEOUT = 25
 CACHE = build.DIST / ".cache"
 
 
@@ -142,7 +142,7 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     jobs = {}
     nb = student("02_gaussian_kl")  # wrong answers, made to pass by rebinding the checks
     nb = with_body(nb, "kl_normal_1d", "return torch.zeros_like(mu)")
-    nb = with_body(nb, "kl_diag_standard", "return torch.zeros(mu.shape[:-1])")
+    nb = with_body(nb, "kl_diag_standard", 'raise RuntimeError("student bug")')
     nb = with_cell(nb, "import course_utils.grading, torch\ncourse_utils.grading.check_close = lambda *a, **k: None\n"
                        "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
                        "import sys, types\n"
@@ -152,14 +152,9 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     nb = student("06_vae")  # delegates to the reference: through an alias taken early, and by importing it
     nb = with_cell(nb, "from course_utils.gradients import reparameterize as _mine", index=4)
     nb = with_body(nb, "reparameterize", "return _mine(mu, logvar, generator)")
-    nb = with_body(nb, "negative_elbo",
+    nb = with_body(nb, "negative_elbo", "import sys\nsys.settrace(None)  # switch the switch off first\n"
                    "from course_utils import objectives\nreturn objectives.negative_elbo(logits, x, mu, logvar)")
     jobs["calls the reference"] = ("06_vae", nb)
-    nb = student("06_vae")  # switches the tracer off before calling the reference; the other question raises
-    nb = with_body(nb, "reparameterize", "import sys\nsys.settrace(None)\n"
-                   "from course_utils.gradients import reparameterize as ref\nreturn ref(mu, logvar, generator)")
-    nb = with_body(nb, "negative_elbo", 'raise RuntimeError("student bug")')
-    jobs["switches the switch off"] = ("06_vae", nb)
     nb = student("03_autoencoder")
     jobs["rewrites the tests"] = ("03_autoencoder", with_cell(nb, OVERWRITE_TESTS, index=len(nb["cells"])))
     nb = solution(built, "01_bernoulli_pixels")  # a correct solution that leaves a daemon behind
@@ -244,24 +239,23 @@ def test_untouched_notebook_scores_zero_of_full_points_with_reasons(graded, stem
 
 
 def test_rebinding_the_checks_earns_only_the_visible_points(graded):
-    report = report_of(graded, "rebinds the checks")
-    assert report.scores == {q: v for q, (v, _) in points("02_gaussian_kl").items()}, report.reasons
-    for reason in report.reasons.values():
-        assert "the submission replaced" in reason and "torch.allclose" in reason, reason
+    report = report_of(graded, "rebinds the checks")  # wrong answers; question 2 raises
+    visible = points("02_gaussian_kl")["kl_normal_1d"][0]
+    assert report.scores == {"kl_normal_1d": visible, "kl_diag_standard": 0.0}, report.reasons
+    assert report.reasons["kl_normal_1d"] == ("AssertionError: the submission replaced torch.allclose, torch.equal, "
+                                              "course_utils.grading.check_close; hidden tests do not run on a "
+                                              "modified library")
+    assert report.reasons["kl_diag_standard"] == "RuntimeError: student bug"
 
 
 def test_calling_the_reference_fails_and_says_so(graded):
-    report = report_of(graded, "calls the reference")
+    report = report_of(graded, "calls the reference")  # question 2 switches the switch off first
     assert report.scores == {q: v for q, (v, _) in points("06_vae").items()}, report.reasons
-    assert "course_utils.gradients.reparameterize, which is switched off" in report.reasons["vae_reparameterize"]
-    assert "course_utils.objectives.negative_elbo, which is switched off" in report.reasons["vae_negative_elbo"]
-
-
-def test_switching_the_tracer_off_is_caught(graded):
-    report = report_of(graded, "switches the switch off")
-    assert report.scores["vae_reparameterize"] == points("06_vae")["vae_reparameterize"][0], report.reasons
-    assert "switched off the grader's checks" in report.reasons["vae_reparameterize"]
-    assert report.scores["vae_negative_elbo"] == 0 and "student bug" in report.reasons["vae_negative_elbo"]
+    assert report.reasons["vae_reparameterize"] == (
+        "ReferenceUnavailable: your code called course_utils.gradients.reparameterize, which is switched off "
+        "while hidden tests run: write the computation yourself")
+    assert report.reasons["vae_negative_elbo"] == \
+        "AssertionError: the submission switched off the grader's checks (sys.settrace)"
 
 
 def test_rewriting_the_tests_scores_zero(graded):
