@@ -277,6 +277,15 @@ def test_no_process_outlives_grading(graded):
     assert not _alive(int(daemon.read_text())), "a process that left its session and environment survived grading"
     report = report_of(graded, "leaves a daemon")  # and it is still graded, whatever kernel it names
     assert report.scores == report.possible, report.reasons
+    leftovers = []  # after every grading above (time-outs and kernel deaths included), nothing carries a token
+    for proc in psutil.process_iter():
+        try:
+            token = proc.environ().get(TOKEN_VARIABLE)
+        except (psutil.Error, OSError):
+            continue
+        if token not in (None, "not-a-grading-run"):
+            leftovers.append(f"{proc.pid} {proc.name()}")
+    assert not leftovers, f"processes of finished gradings are still running: {leftovers}"
 
 
 def test_killing_the_grader_leaves_nothing_and_reports_it(graded):
