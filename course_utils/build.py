@@ -5,7 +5,8 @@
 
 Setup cells and Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits that one
 place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
-hidden tests) go through `otter assign`: the student notebook is written to
+hidden tests) go through `otter assign`, after `course_utils.autograder.prepare_source` has sealed
+their hidden tests and added the autograder's requirements: the student notebook is written to
 notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
 autograder zip (with hidden tests) to notebooks/exercises/dist/ (not committed).
 """
@@ -185,8 +186,11 @@ def _normalize_student(path: Path) -> str:
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
+    otter = nb["metadata"].get("otter", {})  # the assignment name: a submission of another exercise is refused
     nb["metadata"] = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                       "language_info": {"name": "python"}}
+    if otter:
+        nb["metadata"]["otter"] = otter
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -194,8 +198,11 @@ def assign(source: Path, out: Path) -> Path:
     """Run `otter assign` on one exercise source into `out`; returns the autograder zip's path."""
     from otter.assign import main as otter_assign  # imported here: otter takes seconds to import
 
+    from .autograder import prepare_source
+
+    prepared = prepare_source(source, out.parent / f"{out.name}-source")
     try:
-        otter_assign(str(source), str(out), no_pdfs=True, no_run_tests=True)
+        otter_assign(str(prepared), str(out), no_pdfs=True, no_run_tests=True)
     except Exception as err:
         raise RuntimeError(f"otter assign failed for {source}: {err}") from err
     zips = sorted((out / "autograder").glob("*.zip"))

@@ -1,22 +1,31 @@
-"""Glue between the course and otter-grader: packaged public tests, helpful checks, timed grading.
+"""Glue between the course and otter-grader: packaged public tests, helpful checks, honest grading.
 
 Exercise sources live in notebooks/exercises/ (solutions and hidden tests); `python -m
-course_utils.build` turns them into student notebooks and autograders.
+course_utils.build` turns them into student notebooks and autograders. `grade` grades one
+notebook; `python -m course_utils.grading SUBMISSIONS/ --autograder ZIP --out grades.csv` a class
+(see course_utils.classroom).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
 import psutil
 import torch
+
+from .autograder import autograder_info
+from .supervise import CELL_KEY, TOKEN_VARIABLE, kill_descendants, kill_tokened
 
 
 def tests_dir(assignment: str) -> Path:
@@ -61,12 +70,13 @@ def check_close(got, expected, what: str = "your answer", rtol: float = 1e-5, at
 
 @dataclass
 class GradeReport:
-    """What the autograder gave a submission: points per question, and why it failed if it did."""
+    """What the autograder gave a submission: points per question, and a one-line reason for each loss."""
 
     scores: dict[str, float] = field(default_factory=dict)
     possible: dict[str, float] = field(default_factory=dict)
-    messages: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict)  # question -> why it lost points (one line)
+    messages: dict[str, str] = field(default_factory=dict)  # question -> otter's full test output
+    error: str | None = None  # one line: why the submission as a whole could not be (fully) graded
 
     @property
     def total(self) -> float:
@@ -77,48 +87,163 @@ class GradeReport:
         return sum(self.possible.values())
 
 
-def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) -> GradeReport:
-    """Grade one notebook with `otter run` (no Docker); a crash or a time-out scores 0, never hangs."""
-    submission, autograder = Path(submission), Path(autograder)
-    for path, what in ((submission, "submission"), (autograder, "autograder zip")):
-        if not path.is_file():
-            raise ValueError(f"{what} {path} does not exist")
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "otter", "run", "-a", str(autograder.resolve()), "-o", out,
-               "--no-logo", str(submission.resolve())]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=out)
+def _read_notebook(path: Path) -> tuple[dict | None, str | None]:
+    """The submission as JSON, or a one-line reason why it is not a notebook."""
+    import nbformat
+
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        if not path.stat().st_size:
+            return None, f"not a notebook: {path.name} is empty"
+        return None, f"not a notebook: {path.name} is not valid notebook JSON ({type(err).__name__})"
+    try:
+        nbformat.validate(nbformat.from_dict(nb))
+        if nb.get("nbformat") != 4:
+            raise nbformat.ValidationError(f"nbformat {nb.get('nbformat')}, expected 4")
+    except (nbformat.ValidationError, AttributeError, TypeError) as err:
+        return None, f"not a notebook: {path.name} is JSON but not a Jupyter notebook ({str(err).splitlines()[0][:80]})"
+    return nb, None
+
+
+def _first_line(source) -> str:
+    text = "".join(source) if isinstance(source, list) else str(source)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= 50 else line[:47] + "..."
+
+
+def _reason(output: str) -> str:
+    """One line from otter's test output: the first exception message, in the course's words."""
+    found = [(kind.rsplit(".", 1)[-1], message.strip()) for kind, message in re.findall(
+        r"^\s*([\w.]+(?:Error|Exception|Unavailable|Exit|Interrupt))(?:: (.*))?$", output, flags=re.M)]
+    explicit = [message for _, message in found if message.startswith("not attempted")]
+    if explicit:  # the sealed checks saw None or `...` where an answer should be
+        return explicit[0]
+    if found:
+        kind, message = found[0]
+        if (kind == "NameError" and "is not defined" in message) or re.search(r"returned None|not done yet", message):
+            return f"not attempted: {message}"
+        if "NoneType" in message:
+            return f"not attempted: {message} (the function returned None)"
+        return f"{kind}: {message}" if message else kind
+    return "a check failed" if "Test case failed" in output else "no result"
+
+
+def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tuple[dict, dict | None]:
+    """One supervised `otter run` of a notebook; (status, results.json or None)."""
+    for i, cell in enumerate(submission["cells"], start=1):
+        cell.setdefault("metadata", {})[CELL_KEY] = i
+    # the course's Python kernel, whatever kernel the notebook names
+    submission.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}
+    nb_path = work / "submission.ipynb"
+    nb_path.write_text(json.dumps(submission))
+    out = work / "out"
+    out.mkdir()
+    token = uuid.uuid4().hex
+    env = {**os.environ, TOKEN_VARIABLE: token, "TMPDIR": str(work), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "course_utils.supervise", str(autograder.resolve()), str(nb_path), str(out),
+           str(timeout)]
+    with open(work / "log.txt", "wb") as log_file:  # a file, not a pipe: escaped processes may hold it open
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=work, env=env,
+                                start_new_session=True)
         try:
-            log, _ = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout + 60)  # the supervisor enforces `timeout` itself
         except subprocess.TimeoutExpired:
-            _kill_tree(proc)
-            return GradeReport(error=f"grading timed out after {timeout:g} s (an infinite loop?)")
-        results = Path(out) / "results.json"
-        if not results.is_file():
-            return GradeReport(error=f"otter run exited {proc.returncode} without results:\n{log[-2000:]}")
-        data = json.loads(results.read_text())
-    report = GradeReport()
-    for test in data.get("tests", []):
-        name = test["name"].split(" - ")[0]
-        if name == "Public Tests":  # otter's summary of the public tests, not a question
+            kill_descendants(psutil.Process(proc.pid))
+            proc.kill()
+            proc.wait()
+    kill_tokened(token)  # anything that escaped the supervisor (or outlived it)
+    status_file, results_file = out / "status.json", out / "results.json"
+    if status_file.is_file():
+        status = json.loads(status_file.read_text())
+    else:
+        status = {"outcome": "error", "cell": None,
+                  "message": f"the grading process ended with code {proc.returncode} (did the submission kill it?)"}
+    status["log"] = (work / "log.txt").read_text(errors="replace")[-4000:]
+    results = json.loads(results_file.read_text()) if results_file.is_file() and status["outcome"] == "graded" else None
+    return status, results
+
+
+def _scores(results: dict, possible: dict[str, float]) -> tuple[dict, dict]:
+    scores, messages = {q: 0.0 for q in possible}, {q: "" for q in possible}
+    for test in results.get("tests", []):
+        name = test.get("name", "").split(" - ")[0]
+        if name not in possible:  # otter's "Public Tests" summary, or an autograder error entry
             continue
         score = float(test.get("score") or 0.0)
-        report.scores[name] = report.scores.get(name, 0.0) + (0.0 if math.isnan(score) else score)
-        report.possible[name] = report.possible.get(name, 0.0) + float(test.get("max_score") or 0.0)
-        if report.scores[name] < report.possible[name]:
-            report.messages[name] = test.get("output", "")
+        scores[name] += 0.0 if math.isnan(score) else score
+        messages[name] += test.get("output", "") or ""
+    return scores, messages
+
+
+def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) -> GradeReport:
+    """Grade one notebook with `otter run` (no Docker): every question reported, every loss explained."""
+    submission, autograder = Path(submission), Path(autograder)
+    if not autograder.is_file():
+        raise ValueError(f"autograder zip {autograder} does not exist; build it with `python -m course_utils.build`")
+    if not submission.is_file():
+        raise ValueError(f"submission {submission} does not exist (or is a folder)")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    assignment, possible = autograder_info(autograder)
+    report = GradeReport(scores={q: 0.0 for q in possible}, possible=dict(possible))
+
+    def fail(reason: str) -> GradeReport:
+        report.error = reason
+        report.reasons = {q: reason for q in possible}
+        return report
+
+    nb, problem = _read_notebook(submission)
+    if problem:
+        return fail(problem)
+    got = nb.get("metadata", {}).get("otter", {}).get("assignment_name")
+    if assignment and got != assignment:
+        if got:
+            return fail(f"wrong assignment: this notebook is {got!r}, the autograder grades {assignment!r}")
+        return fail("wrong assignment: the notebook carries no assignment name; start from the student notebook "
+                    f"of {assignment}")
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        work = Path(tmp) / "first"
+        work.mkdir()
+        status, results = _run(nb, autograder, timeout, work)
+        note = None
+        if status["outcome"] == "kernel_died" and status.get("cell"):
+            # Keep the credit of what ran before the fatal cell: grade the notebook without it and what follows.
+            k = status["cell"]
+            where = f"cell {k} ({_first_line(nb['cells'][k - 1].get('source', ''))})"
+            note = f"the kernel died in {where}; questions were graded on the notebook up to cell {k - 1}"
+            shutil.rmtree(work, ignore_errors=True)
+            work = Path(tmp) / "truncated"
+            work.mkdir()
+            nb = json.loads(json.dumps(nb))
+            nb["cells"] = nb["cells"][: k - 1]
+            status2, results = _run(nb, autograder, timeout, work)
+            if results is None:
+                note += f", but that failed too ({status2['message']})"
+        elif status["outcome"] == "timed_out":
+            cell = f" (in cell {status['cell']})" if status.get("cell") else ""
+            return fail(f"timed out after {timeout:g} s{cell}: an infinite loop, or far too slow")
+        elif status["outcome"] == "kernel_died":
+            return fail("the kernel died before any cell ran")
+        elif status["outcome"] == "tampered":
+            return fail(status["message"])
+    if results is None:
+        return fail(note or f"grading failed: {status['message'] or 'no results'}")
+    report.scores, report.messages = _scores(results, possible)
+    report.error = note
+    for q in possible:
+        if report.scores[q] < possible[q]:
+            reason = _reason(report.messages[q])
+            if note and report.scores[q] == 0:  # after a kernel death
+                death = note.split(";")[0]
+                reason = f"{death}, before this question" if reason.startswith("not attempted: name") else \
+                    f"{death} — {reason}"
+            report.reasons[q] = reason
     return report
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """Kill otter and everything it started: the notebook kernel runs in a session of its own."""
-    try:
-        family = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    proc.kill()
-    for child in family:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.communicate()
+if __name__ == "__main__":
+    from .classroom import main
+
+    sys.exit(main())
