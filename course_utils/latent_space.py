@@ -160,6 +160,8 @@ def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor,
     queries, reference = queries.flatten(1).float(), reference.flatten(1).float()
     if queries.shape[1] != reference.shape[1]:
         raise ValueError(f"queries have {queries.shape[1]} features and reference rows {reference.shape[1]}")
+    if len(reference) == 0:
+        raise ValueError("the reference set is empty: pass at least one reference row")
     best_d = torch.full((len(queries),), math.inf)
     best_i = torch.zeros(len(queries), dtype=torch.long)
     for start in range(0, len(reference), batch_size):  # bounded memory: (Q, batch_size) distances at a time
@@ -167,3 +169,11 @@ def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor,
         better = d < best_d
         best_d, best_i = torch.where(better, d, best_d), torch.where(better, i + start, best_i)
     return best_d, best_i
+
+
+def code_spacing(z: torch.Tensor) -> torch.Tensor:
+    """How far real codes are from each other: for every other code (even rows), the distance to the nearest odd row."""
+    z = _check_codes(z)
+    if len(z) < 2:
+        raise ValueError("need at least two codes to measure their spacing")
+    return nearest_neighbours(z[::2], z[1::2])[0]

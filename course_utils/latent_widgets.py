@@ -173,8 +173,7 @@ def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], la
         maps[name].set_ylim(boxes[name][0][1].item(), boxes[name][1][1].item())
         maps[name].set_title(f"{name}: codes of test digits", fontsize=9)
         _slot(slots[name], "decode(z)")
-        # typical distance from a real code to its nearest other code (first 1000 codes vs the rest)
-        spacing[name] = ls.nearest_neighbours(z[:1000], z[1000:])[0].median().item()
+        spacing[name] = ls.code_spacing(z).median().item()  # typical distance between neighbouring real codes
     canvas, state = Canvas(fig), {}
 
     def update(c) -> str:

@@ -147,6 +147,15 @@ def test_nearest_neighbours_match_brute_force_across_batches():
     assert i.tolist() == [5, 42] and d.abs().max() < 1e-2  # an image is its own nearest neighbour
     with pytest.raises(ValueError, match="features"):
         ls.nearest_neighbours(queries, reference[:, :10])
+    with pytest.raises(ValueError, match="empty"):
+        ls.nearest_neighbours(queries, reference[:0])
+
+
+def test_code_spacing_is_the_distance_between_interleaved_halves():
+    z = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 1.0], [10.0, 0.0]])
+    torch.testing.assert_close(ls.code_spacing(z), torch.tensor([3.0, 10.0 ** 0.5]))  # rows 0, 2 vs rows 1, 3
+    with pytest.raises(ValueError, match="at least two"):
+        ls.code_spacing(z[:1])
 
 
 def test_tile_lays_images_out_row_by_row():
