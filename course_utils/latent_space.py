@@ -137,7 +137,7 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
 
 def posterior_ellipse(mu: torch.Tensor, logvar: torch.Tensor, num_std: float = 2.0,
                       num_points: int = 100) -> torch.Tensor:
-    """Points (num_points, 2) on the num_std-sigma ellipse of a 2-D diagonal Gaussian q(z|x) = N(mu, diag exp(logvar))."""
+    """Points (num_points, 2) on the num_std-sigma ellipse of a 2-D q(z|x) = N(mu, diag exp(logvar))."""
     mu, logvar = torch.as_tensor(mu).reshape(-1), torch.as_tensor(logvar).reshape(-1)
     if mu.shape != (2,) or logvar.shape != (2,):
         raise ValueError(f"an ellipse needs a 2-D posterior: mu and logvar of shape (2,), got {tuple(mu.shape)}")
