@@ -1,168 +1,27 @@
 """Lesson 07's widgets: thin ipywidgets views over `course_utils.latent_space`, one image redrawn in place.
 
-Each view draws its matplotlib layout once (maps of codes, empty image slots) into a pixel array. A
-slider move only decodes a few codes, pastes them into a copy of that array, marks points on the maps
-and sends one PNG to a single `ipywidgets.Image`: no figure is rebuilt per event. Keyword arguments
-only, so the same code runs on ipywidgets 7.7 (Colab) and 8.x (JupyterLab 4).
+Each view lays out a figure once (`widget_canvas.Canvas`); a control change only decodes a few codes,
+pastes them, marks points on the maps and sends one PNG: no figure is rebuilt per event. The numbers
+each update computed are kept in `view.state`, so tests check them without a browser.
 
 Derived in notebooks/07_latent_space.ipynb.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
 from torch import nn
 
 from . import latent_space as ls
-from .plots import save_figure, scatter_codes, tile
-
-RED, BLACK = (230, 30, 30), (0, 0, 0)
-
-
-class Canvas:
-    """A figure rendered once; each frame is a copy with images pasted into axes and points marked."""
-
-    def __init__(self, fig: Figure) -> None:
-        FigureCanvasAgg(fig).draw()
-        self.fig = fig
-        self.background = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
-        self.frame = self.background.copy()
-
-    def reset(self) -> None:
-        np.copyto(self.frame, self.background)
-
-    def _box(self, ax) -> tuple[int, int, int, int]:
-        """(row0, row1, col0, col1) of an axes in the pixel array (rows count from the top)."""
-        height = self.background.shape[0]
-        b = ax.bbox
-        return height - int(round(b.y1)), height - int(round(b.y0)), int(round(b.x0)), int(round(b.x1))
-
-    def paste(self, ax, image: torch.Tensor) -> None:
-        """Draw a grey image (h, w) in [0, 1] over the whole axes box (nearest-neighbour scaling)."""
-        r0, r1, c0, c1 = self._box(ax)
-        pixels = (image.clamp(0, 1) * 255).to(torch.uint8).numpy()
-        rows = np.arange(r1 - r0) * pixels.shape[0] // (r1 - r0)
-        cols = np.arange(c1 - c0) * pixels.shape[1] // (c1 - c0)
-        self.frame[r0:r1, c0:c1] = pixels[rows][:, cols, None]
-
-    def mark(self, ax, points: torch.Tensor, color: tuple[int, int, int], radius: int = 6, width: int = 1) -> None:
-        """A '+' of half-size `radius` at each data point (N, 2) of a map, clipped to the axes."""
-        r0, r1, c0, c1 = self._box(ax)
-        height = self.background.shape[0]
-        for x, y in ax.transData.transform(np.asarray(points, dtype=float).reshape(-1, 2)):
-            col, row = int(round(x)), height - int(round(y))
-            for dr, dc in ((slice(-width, width + 1), slice(-radius, radius + 1)),
-                           (slice(-radius, radius + 1), slice(-width, width + 1))):
-                rr = slice(max(r0, row + dr.start), max(r0, min(r1, row + dr.stop)))
-                cc = slice(max(c0, col + dc.start), max(c0, min(c1, col + dc.stop)))
-                self.frame[rr, cc] = color
-
-    def png(self) -> bytes:
-        """The current frame as PNG bytes (fast compression: a frame is sent, not archived)."""
-        buffer = io.BytesIO()
-        Image.fromarray(self.frame).save(buffer, format="PNG", compress_level=1)
-        return buffer.getvalue()
-
-
-@dataclass
-class LatentView:
-    """A live widget, its controls, the one image it redraws, and what the last update computed."""
-
-    widget: object
-    controls: dict
-    image: object
-    readout: object
-    canvas: Canvas
-    update: Callable[[], None]
-    state: dict = field(default_factory=dict)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    def snapshot(self, name: str | None = None, title: str | None = None):
-        """A static matplotlib figure of the current view (what the widget shows); saved as figures/<name>.png."""
-        import matplotlib.pyplot as plt
-
-        height, width = self.canvas.frame.shape[:2]
-        fig, ax = plt.subplots(figsize=(width / 100, height / 100 + (0.3 if title else 0)))
-        ax.imshow(self.canvas.frame, interpolation="nearest")
-        ax.axis("off")
-        if title:
-            ax.set_title(title, fontsize=10)
-        fig.tight_layout(pad=0.1)
-        if name:
-            save_figure(fig, name)
-        return fig
-
-
-def _assemble(controls: list, canvas: Canvas, update: Callable, css: str, state: dict) -> LatentView:
-    """Wire controls to `update` and lay out controls, readout and the image; draws the first frame."""
-    import ipywidgets as w
-
-    image, readout = w.Image(format="png"), w.HTML()
-    image.add_class("course-latent-image")
-    view = LatentView(widget=None, controls={}, image=image, readout=readout, canvas=canvas, update=None,
-                      state=state)
-
-    def redraw(_change=None) -> None:
-        canvas.reset()
-        readout.value = update(view.controls)
-        image.value = canvas.png()
-
-    for name, control in controls:
-        view.controls[name] = control
-        if isinstance(control, w.Button):
-            control.on_click(lambda _button: redraw())
-        else:
-            control.observe(redraw, names="value")
-    view.update = redraw
-    view.widget = w.VBox([w.HBox([c for _, c in controls]), readout, image])
-    view.widget.add_class(css)
-    redraw()
-    return view
-
-
-def _slider(description: str, value: float, low: float, high: float, step: float):
-    import ipywidgets as w
-
-    return w.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                         continuous_update=True, readout_format=".2f", style={"description_width": "initial"})
-
-
-def _index(description: str, value: int, size: int):
-    import ipywidgets as w
-
-    return w.BoundedIntText(value=value, min=0, max=size - 1, description=description,
-                            layout=w.Layout(width="170px"), style={"description_width": "initial"})
-
-
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), dpi=100)
-
-
-def _slot(ax, title: str, images: int = 1) -> None:
-    """An empty axes that will hold a row of `images` square images (its box keeps that aspect)."""
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_box_aspect(1 / images)
-    ax.set_title(title, fontsize=9)
+from .plots import scatter_codes, tile
+from .widget_canvas import BLACK, RED, Canvas, LatentView, assemble, figure, index_box, slider, slot
 
 
 def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], labels: torch.Tensor) -> LatentView:
     """Two sliders move one point across each model's 2-D map (the box of its codes); each decodes it live."""
     if set(models) != set(codes) or any(c.shape[1] != 2 for c in codes.values()):
         raise ValueError("give the same names in models and codes, and 2-D codes (N, 2) for each model")
-    fig = _figure(4.6 * len(models), 3.3)
+    fig = figure(4.6 * len(models), 3.3)
     grid = fig.add_gridspec(1, 2 * len(models), width_ratios=[3, 1.4] * len(models), wspace=0.25, bottom=0.15)
     maps, slots, boxes, spacing = {}, {}, {}, {}
     for k, (name, z) in enumerate(codes.items()):
@@ -172,7 +31,7 @@ def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], la
         maps[name].set_xlim(boxes[name][0][0].item(), boxes[name][1][0].item())
         maps[name].set_ylim(boxes[name][0][1].item(), boxes[name][1][1].item())
         maps[name].set_title(f"{name}: codes of test digits", fontsize=9)
-        _slot(slots[name], "decode(z)")
+        slot(slots[name], "decode(z)")
         spacing[name] = ls.code_spacing(z).median().item()  # typical distance between neighbouring real codes
     canvas, state = Canvas(fig), {}
 
@@ -191,23 +50,23 @@ def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], la
                          f"{distance:.2f} = {distance / spacing[name]:.1f}× the median spacing of real codes")
         return "<br>".join(lines)
 
-    controls = [("u1", _slider("z₁ (left → right of each box)", 0.5, 0.0, 1.0, 0.01)),
-                ("u2", _slider("z₂ (bottom → top)", 0.5, 0.0, 1.0, 0.01))]
-    return _assemble(controls, canvas, update, "course-explorer", state)
+    controls = [("u1", slider("z₁ (left → right of each box)", 0.5, 0.0, 1.0, 0.01)),
+                ("u2", slider("z₂ (bottom → top)", 0.5, 0.0, 1.0, 0.01))]
+    return assemble(controls, canvas, update, "course-explorer", state)
 
 
 def interpolation_view(models: dict[str, nn.Module], x: torch.Tensor, methods: tuple[str, ...] = ls.METHODS,
                        num_steps: int = 9, pair: tuple[int, int] = (0, 1), seed: int = 0) -> LatentView:
     """Pick two images (or a random pair); an alpha slider walks between their codes, one row per model x method."""
     rows = [(name, method) for name in models for method in methods]
-    fig = _figure(9.6, 1.15 * len(rows) + 0.2)
+    fig = figure(9.6, 1.15 * len(rows) + 0.2)
     grid = fig.add_gridspec(len(rows), 2, width_ratios=[num_steps, 1.15], hspace=0.45, wspace=0.05)
     strips, slots = [], []
     for i, (name, method) in enumerate(rows):
         strips.append(fig.add_subplot(grid[i, 0]))
         slots.append(fig.add_subplot(grid[i, 1]))
-        _slot(strips[-1], f"{name}, {method}: {num_steps} steps from the first code to the second", num_steps)
-        _slot(slots[-1], "at α")
+        slot(strips[-1], f"{name}, {method}: {num_steps} steps from the first code to the second", num_steps)
+        slot(slots[-1], "at α")
     canvas, state = Canvas(fig), {}
     generator = torch.Generator().manual_seed(seed)
 
@@ -234,9 +93,9 @@ def interpolation_view(models: dict[str, nn.Module], x: torch.Tensor, methods: t
     import ipywidgets as w
 
     button = w.Button(description="random pair")
-    controls = [("first", _index("first digit", pair[0], len(x))), ("second", _index("second", pair[1], len(x))),
-                ("alpha", _slider("α", 0.5, 0.0, 1.0, 0.05))]
-    view = _assemble(controls, canvas, update, "course-interpolation", state)
+    controls = [("first", index_box("first digit", pair[0], len(x))), ("second", index_box("second", pair[1], len(x))),
+                ("alpha", slider("α", 0.5, 0.0, 1.0, 0.05))]
+    view = assemble(controls, canvas, update, "course-interpolation", state)
     button.on_click(random_pair)
     view.controls["random pair"] = button
     view.widget.children[0].children += (button,)
@@ -247,12 +106,12 @@ def traversal_view(model: nn.Module, x: torch.Tensor, order: list[int], kl: torc
                    values: torch.Tensor | None = None, index: int = 0, threshold: float = 0.01) -> LatentView:
     """Choose a dimension (ordered by its average KL) and a value: decode the chosen digit's code with z_d changed."""
     values = torch.linspace(-3, 3, 9) if values is None else values
-    fig = _figure(9.6, 1.5)
+    fig = figure(9.6, 1.5)
     grid = fig.add_gridspec(1, 3, width_ratios=[1.2, len(values), 1.2], wspace=0.08)
-    original, strip, slot = (fig.add_subplot(grid[0, k]) for k in range(3))
-    _slot(original, "the digit")
-    _slot(strip, f"decode(z) with z_d = {values[0]:.1f} … {values[-1]:.1f}, the other coordinates = μ(x)", len(values))
-    _slot(slot, "z_d = slider")
+    original, strip, current = (fig.add_subplot(grid[0, k]) for k in range(3))
+    slot(original, "the digit")
+    slot(strip, f"decode(z) with z_d = {values[0]:.1f} … {values[-1]:.1f}, the other coordinates = μ(x)", len(values))
+    slot(current, "z_d = slider")
     canvas, state = Canvas(fig), {}
 
     def update(c) -> str:
@@ -262,7 +121,7 @@ def traversal_view(model: nn.Module, x: torch.Tensor, order: list[int], kl: torc
         images = ls.decode_images(model, codes)
         canvas.paste(original, x[c["index"].value].view(28, 28))
         canvas.paste(strip, tile(images[:-1], len(values)))
-        canvas.paste(slot, images[-1].view(28, 28))
+        canvas.paste(current, images[-1].view(28, 28))
         change = (images[:-1].max(0).values - images[:-1].min(0).values).max().item()  # 0: z_d does nothing
         state.update(codes=codes, image=images[-1], change=change)
         status = "active" if activity[d] > threshold else "inactive"
@@ -272,17 +131,17 @@ def traversal_view(model: nn.Module, x: torch.Tensor, order: list[int], kl: torc
     import ipywidgets as w
 
     options = [(f"z{d} (KL {kl[d]:.2f} nats)", d) for d in order]
-    controls = [("index", _index("digit", index, len(x))),
+    controls = [("index", index_box("digit", index, len(x))),
                 ("dim", w.Dropdown(options=options, value=order[0], description="dimension")),
-                ("value", _slider("z_d", 0.0, float(values[0]), float(values[-1]), 0.1))]
-    return _assemble(controls, canvas, update, "course-traversal", state)
+                ("value", slider("z_d", 0.0, float(values[0]), float(values[-1]), 0.1))]
+    return assemble(controls, canvas, update, "course-traversal", state)
 
 
 def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_draws: int = 8, index: int = 0,
                    seed: int = 0) -> LatentView:
     """Pick a test image: its q(z|x) 2-sigma ellipse and draws on the 2-D map, and the draws decoded."""
     mu, logvar = ls.encode_posterior(model, x)
-    fig = _figure(9.6, 3.4)
+    fig = figure(9.6, 3.4)
     grid = fig.add_gridspec(2, 1 + num_draws // 2, width_ratios=[2 * num_draws // 2, *[1] * (num_draws // 2)],
                             wspace=0.1, hspace=0.3)
     scatter = fig.add_subplot(grid[:, 0])
@@ -290,7 +149,7 @@ def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_
     scatter.set_title("means μ(x) of the test set; the chosen q(z|x)", fontsize=9)
     draws_axes = [fig.add_subplot(grid[r, 1 + k]) for r in range(2) for k in range(num_draws // 2)]
     for k, ax in enumerate(draws_axes):
-        _slot(ax, "x" if k == 0 else f"draw {k}")
+        slot(ax, "x" if k == 0 else f"draw {k}")
     canvas, state = Canvas(fig), {}
     generator = torch.Generator().manual_seed(seed)
 
@@ -310,17 +169,17 @@ def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_
 
     import ipywidgets as w
 
-    controls = [("index", _index("test digit", index, len(x))), ("redraw", w.Button(description="new draws"))]
-    return _assemble(controls, canvas, update, "course-posterior", state)
+    controls = [("index", index_box("test digit", index, len(x))), ("redraw", w.Button(description="new draws"))]
+    return assemble(controls, canvas, update, "course-posterior", state)
 
 
 def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8, seed: int = 0) -> LatentView:
     """A temperature slider for prior samples z = T * eps; under each sample, its nearest training image."""
-    fig = _figure(9.6, 2.6)
+    fig = figure(9.6, 2.6)
     grid = fig.add_gridspec(2, 1, hspace=0.35)
     top, bottom = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
-    _slot(top, "samples: sigmoid(decode(z)), z = T·ε, ε ~ N(0, I)", num_samples)
-    _slot(bottom, "the nearest training image of each (Euclidean distance in pixel space)", num_samples)
+    slot(top, "samples: sigmoid(decode(z)), z = T·ε, ε ~ N(0, I)", num_samples)
+    slot(bottom, "the nearest training image of each (Euclidean distance in pixel space)", num_samples)
     canvas, state = Canvas(fig), {}
     generator = torch.Generator().manual_seed(seed)
     eps = {"value": torch.randn(num_samples, model.config.latent_dim, generator=generator)}
@@ -342,5 +201,5 @@ def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8,
 
     button = w.Button(description="new draws")
     button.on_click(new_draws)  # registered first: new noise, then the redraw wired by _assemble
-    controls = [("temperature", _slider("temperature T", 1.0, 0.0, 2.0, 0.05)), ("redraw", button)]
-    return _assemble(controls, canvas, update, "course-sampling", state)
+    controls = [("temperature", slider("temperature T", 1.0, 0.0, 2.0, 0.05)), ("redraw", button)]
+    return assemble(controls, canvas, update, "course-sampling", state)

@@ -16,6 +16,7 @@ from PIL import Image
 
 from course_utils import latent_space as ls
 from course_utils import latent_widgets as lw
+from course_utils import widget_canvas as wc
 from course_utils.models import VAE, Autoencoder
 
 
@@ -42,13 +43,13 @@ def test_canvas_pastes_into_the_axes_box_and_marks_points():
     slot, plane = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     plane.set_xlim(0, 1)
     plane.set_ylim(0, 1)
-    canvas = lw.Canvas(fig)
+    canvas = wc.Canvas(fig)
     canvas.paste(slot, torch.ones(28, 28))
     r0, r1, c0, c1 = canvas._box(slot)
     assert (canvas.frame[r0:r1, c0:c1] == 255).all() and r1 - r0 > 10
-    canvas.mark(plane, torch.tensor([[0.5, 0.5]]), lw.RED, radius=3)
+    canvas.mark(plane, torch.tensor([[0.5, 0.5]]), wc.RED, radius=3)
     col, row = plane.transData.transform((0.5, 0.5))
-    assert tuple(canvas.frame[canvas.frame.shape[0] - int(round(row)), int(round(col))]) == lw.RED
+    assert tuple(canvas.frame[canvas.frame.shape[0] - int(round(row)), int(round(col))]) == wc.RED
     canvas.reset()
     assert (canvas.frame == canvas.background).all()
 
@@ -136,7 +137,7 @@ def test_views_are_ipywidgets_with_one_image():
     assert ipywidgets.__version__.split(".")[0] in {"7", "8"}
     fig = Figure(figsize=(1, 1))
     fig.add_subplot(1, 1, 1)
-    view = lw._assemble([("s", lw._slider("s", 0.0, 0.0, 1.0, 0.1))], lw.Canvas(fig), lambda c: str(c["s"].value),
+    view = wc.assemble([("s", wc.slider("s", 0.0, 0.0, 1.0, 0.1))], wc.Canvas(fig), lambda c: str(c["s"].value),
                         "course-test", {})
     assert isinstance(view.widget, ipywidgets.VBox) and isinstance(view.image, ipywidgets.Image)
     view.controls["s"].value = 0.5
