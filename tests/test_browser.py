@@ -150,8 +150,8 @@ NOTEBOOK_DONE = """() => {
 }"""
 
 
-def _run_all(page, lab: dict, notebook: str) -> None:
-    """Open a lesson, run every cell, and wait until all have run with the kernel idle; fail on an error."""
+def _start_all(page, lab: dict, notebook: str) -> None:
+    """Open a lesson in its own page and start running all of its cells (in its own kernel)."""
     page.goto(f"{lab['base']}/lab/tree/notebooks/{notebook}?token={lab['token']}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                            "&& window.jupyterapp.shell.currentWidget.sessionContext.session "
@@ -160,6 +160,10 @@ def _run_all(page, lab: dict, notebook: str) -> None:
                            timeout=90_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def _wait_all(page, lab: dict, notebook: str) -> None:
+    """Wait until every cell has run and the kernel is idle; fail on a cell error or a time-out."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         state = page.evaluate(NOTEBOOK_DONE)
@@ -200,17 +204,28 @@ def _changed(locator, before: bytes, timeout_s: float = 20) -> bytes:
         time.sleep(0.3)
 
 
-@pytest.fixture
-def page(browser, request):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+LESSONS = ("07_latent_space.ipynb", "02_entropy_kl.ipynb")
+
+
+@pytest.fixture(scope="module")
+def pages(lab, browser):
+    """One page per lesson, all started at once: the two kernels run side by side."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield page
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final-page.png"))
-    page.close()
+    opened = {}
+    try:
+        for notebook in LESSONS:
+            opened[notebook] = browser.new_page(viewport={"width": 1400, "height": 1000})
+            _start_all(opened[notebook], lab, notebook)
+        yield opened
+    finally:
+        for notebook, page in opened.items():
+            page.screenshot(path=str(ARTIFACTS / f"{notebook[:2]}-final-page.png"))
+            page.close()
 
 
-def test_lesson_07_explorer_redraws_when_a_slider_moves(lab, page):
-    _run_all(page, lab, "07_latent_space.ipynb")
+def test_lesson_07_explorer_redraws_when_a_slider_moves(lab, pages):
+    page = pages["07_latent_space.ipynb"]
+    _wait_all(page, lab, "07_latent_space.ipynb")
     _no_widget_errors(page, "07_latent_space.ipynb")
     explorer = page.locator(".course-explorer").first
     image, readout = explorer.locator("img.course-latent-image"), explorer.locator(".widget-html-content")
@@ -227,8 +242,9 @@ def test_lesson_07_explorer_redraws_when_a_slider_moves(lab, page):
         assert page.locator(f"{css} img.course-latent-image").count() >= 1, f"{css} did not render"
 
 
-def test_lesson_02_playground_redraws_when_a_slider_moves(lab, page):
-    _run_all(page, lab, "02_entropy_kl.ipynb")
+def test_lesson_02_playground_redraws_when_a_slider_moves(lab, pages):
+    page = pages["02_entropy_kl.ipynb"]
+    _wait_all(page, lab, "02_entropy_kl.ipynb")
     _no_widget_errors(page, "02_entropy_kl.ipynb")
     playground = page.locator(".widget-vbox:has(.widget-slider):has(.widget-output)").first
     plot = playground.locator(".widget-output").first
