@@ -154,21 +154,27 @@ def temperature_codes(num_samples: int, latent_dim: int, temperature: float,
     return temperature * torch.randn(num_samples, latent_dim, generator=generator)
 
 
-def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor,
-                       batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """(distances, indices): for each query row, the Euclidean distance to and index of its nearest reference row."""
+def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, batch_size: int = 16384,
+                       reference_sq_norms: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distances, indices): for each query row, the Euclidean distance to and index of its nearest reference row.
+
+    Pass `reference_sq_norms` (reference.pow(2).sum(1)) to reuse them when the same reference is searched often.
+    """
     queries, reference = queries.flatten(1).float(), reference.flatten(1).float()
     if queries.shape[1] != reference.shape[1]:
         raise ValueError(f"queries have {queries.shape[1]} features and reference rows {reference.shape[1]}")
     if len(reference) == 0:
         raise ValueError("the reference set is empty: pass at least one reference row")
-    best_d = torch.full((len(queries),), math.inf)
+    r_sq = reference.pow(2).sum(1) if reference_sq_norms is None else reference_sq_norms  # (R,)
+    best_score = torch.full((len(queries),), math.inf)
     best_i = torch.zeros(len(queries), dtype=torch.long)
-    for start in range(0, len(reference), batch_size):  # bounded memory: (Q, batch_size) distances at a time
-        d, i = torch.cdist(queries, reference[start:start + batch_size]).min(dim=1)
-        better = d < best_d
-        best_d, best_i = torch.where(better, d, best_d), torch.where(better, i + start, best_i)
-    return best_d, best_i
+    for start in range(0, len(reference), batch_size):  # bounded memory: (Q, batch_size) scores at a time
+        # |q - r|^2 = |q|^2 - 2 q.r + |r|^2, and |q|^2 is the same for every r: one matrix product ranks them all
+        score = r_sq[start:start + batch_size] - 2 * queries @ reference[start:start + batch_size].T
+        s, i = score.min(dim=1)
+        better = s < best_score
+        best_score, best_i = torch.where(better, s, best_score), torch.where(better, i + start, best_i)
+    return (queries - reference[best_i]).norm(dim=1), best_i  # exact distances to the chosen neighbours
 
 
 def code_spacing(z: torch.Tensor) -> torch.Tensor:

@@ -183,11 +183,13 @@ def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8,
     canvas, state = Canvas(fig), {}
     generator = torch.Generator().manual_seed(seed)
     eps = {"value": torch.randn(num_samples, model.config.latent_dim, generator=generator)}
+    train_flat = train_x.flatten(1).float().cpu()
+    train_sq = train_flat.pow(2).sum(1)  # computed once: each event only needs one matrix product
 
     def update(c) -> str:
         z = c["temperature"].value * eps["value"]
         samples = ls.decode_images(model, z)  # (num_samples, 784)
-        distances, indices = ls.nearest_neighbours(samples, train_x)
+        distances, indices = ls.nearest_neighbours(samples, train_flat, reference_sq_norms=train_sq)
         canvas.paste(top, tile(samples, num_samples))
         canvas.paste(bottom, tile(train_x[indices].cpu(), num_samples))
         state.update(z=z, samples=samples, distances=distances, indices=indices)

@@ -143,6 +143,8 @@ def test_nearest_neighbours_match_brute_force_across_batches():
     expected = torch.cdist(queries, reference).min(dim=1)
     torch.testing.assert_close(distances, expected.values)
     assert indices.tolist() == expected.indices.tolist()
+    again = ls.nearest_neighbours(queries, reference, reference_sq_norms=reference.pow(2).sum(1))
+    assert again[1].tolist() == indices.tolist()
     d, i = ls.nearest_neighbours(reference[[5, 42]], reference)
     assert i.tolist() == [5, 42] and d.abs().max() < 1e-2  # an image is its own nearest neighbour
     with pytest.raises(ValueError, match="features"):
