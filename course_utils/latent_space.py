@@ -1,8 +1,9 @@
 """Tools for looking inside a trained code space: encode a data set, decode codes, grids, interpolation,
 traversals, active units, posterior ellipses, temperature samples and nearest neighbours.
 
-encode_dataset, decode_images and grid_codes were derived in notebooks/03_autoencoder.ipynb; the
-quantile grid in notebooks/06_vae.ipynb; the rest in notebooks/07_latent_space.ipynb. Every function
+encode_dataset, decode_images and grid_codes are used from notebooks/03_autoencoder.ipynb on (lesson 03
+once wrote them inline), quantile_grid from notebooks/06_vae.ipynb; the rest is derived in
+notebooks/07_latent_space.ipynb. Every function
 takes the model as an argument, works on whichever device the model is on, and returns CPU tensors.
 """
 

@@ -1,6 +1,7 @@
 """Plotting helpers: image grids, tiles, code scatters and training curves, saved as PNGs under figures/.
 
-`tile` and `scatter_codes` were derived in notebooks/06_vae.ipynb and notebooks/03_autoencoder.ipynb.
+`scatter_codes` and `tile` are used from notebooks/03_autoencoder.ipynb on (lessons 03 and 06 once wrote
+them inline).
 """
 
 from __future__ import annotations
