@@ -1,4 +1,8 @@
-"""Plotting helpers: image grids and training curves, saved as PNGs under figures/ with stable names."""
+"""Plotting helpers: image grids, tiles, code scatters and training curves, saved as PNGs under figures/.
+
+`scatter_codes` and `tile` are used from notebooks/03_autoencoder.ipynb on (lessons 03 and 06 once wrote
+them inline).
+"""
 
 from __future__ import annotations
 
@@ -71,6 +75,31 @@ def show_images(
     if name:
         save_figure(fig, name)
     return fig
+
+
+def tile(images: torch.Tensor, nrow: int) -> torch.Tensor:
+    """Square images (N, side*side) or (N, side, side) laid out as one (rows*side, nrow*side) picture, row by row."""
+    images = torch.as_tensor(images).detach().cpu()
+    side = int(round(images[0].numel() ** 0.5))
+    if images.dim() < 2 or side * side != images[0].numel():
+        raise ValueError(f"expected square images shaped (N, 784) or (N, 28, 28), got {tuple(images.shape)}")
+    if nrow < 1 or len(images) % nrow:
+        raise ValueError(f"{len(images)} images do not fill rows of nrow={nrow}; pass a multiple of nrow")
+    rows = images.reshape(-1, nrow, side, side)  # (rows, nrow, side, side)
+    return rows.permute(0, 2, 1, 3).reshape(rows.shape[0] * side, nrow * side)
+
+
+def scatter_codes(ax: plt.Axes, z: torch.Tensor, labels: torch.Tensor, colorbar: bool = True, s: float = 3):
+    """2-D codes (N, 2) as points coloured by digit label (0-9), with a colorbar; returns the scatter."""
+    z, labels = torch.as_tensor(z).detach().cpu(), torch.as_tensor(labels).cpu()
+    if z.dim() != 2 or z.shape[1] != 2 or len(labels) != len(z):
+        raise ValueError(f"need 2-D codes (N, 2) and N labels, got {tuple(z.shape)} and {len(labels)} labels")
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=s, alpha=0.6, vmin=-0.5, vmax=9.5)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if colorbar:
+        plt.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    return points
 
 
 def plot_curves(

@@ -1,0 +1,48 @@
+"""The widget modules' tests again, under ipywidgets 7.7.1: the version Colab ships.
+
+A throw-away venv sees this environment's packages (torch, matplotlib, pytest, ipykernel) through a
+.pth line, and gets its own ipywidgets 7.7.1 installed over them; course_utils comes from this checkout.
+"""
+
+import os
+import subprocess
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from course_utils.build import ROOT
+
+COLAB_IPYWIDGETS = "7.7.1"
+WIDGET_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*widgets.py"))
+
+
+@pytest.fixture(scope="module")
+def python7(tmp_path_factory):
+    """A venv whose ipywidgets is 7.7.1 and whose other packages are this environment's."""
+    env_dir = tmp_path_factory.mktemp("ipywidgets7") / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --no-deps: everything else ipywidgets 7 needs is already here; ipython_genutils is what 7.x adds
+    proc = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
+                           f"ipywidgets=={COLAB_IPYWIDGETS}", "ipython_genutils"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"could not install ipywidgets {COLAB_IPYWIDGETS} from PyPI:\n{proc.stderr}"
+    return python
+
+
+def test_widget_tests_pass_under_colabs_ipywidgets(python7):
+    assert "tests/test_latent_widgets.py" in WIDGET_TESTS and "tests/test_widgets.py" in WIDGET_TESTS
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONHOME", None)
+    version = subprocess.run([python7, "-c", "import ipywidgets; print(ipywidgets.__version__)"],
+                             capture_output=True, text=True, env=env, check=True).stdout.strip()
+    assert version == COLAB_IPYWIDGETS
+    proc = subprocess.run([python7, "-m", "pytest", "-q", "-p", "no:cacheprovider", *WIDGET_TESTS],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and " failed" not in proc.stdout
