@@ -1,7 +1,7 @@
 OK_FORMAT = True
 
 test = {   'name': 'active_units_count',
-    'points': 1,
+    'points': 2,
     'suites': [   {   'cases': [   {   'code': '>>> mu = torch.tensor([[0.0, 1.0, 5.0], [1.0, 1.0, 5.01], [2.0, 1.0, 4.99]])\n'
                                                '>>> got = count_active_units(mu)\n'
                                                ">>> assert got is not None, 'count_active_units returned None: replace the ... with your code'\n"
