@@ -23,7 +23,9 @@ def _name(requirement: str) -> str:
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # Package modules that lessons never import: the instructor's build, the test plugin, otter glue.
-NOT_FOR_LESSONS = {"build", "testing", "grading"}
+# The grading side of the package: only exercises (and instructors) import these, through the grading extra.
+GRADING_MODULES = {"grading", "autograder", "supervise", "classroom", "sealed"}
+NOT_FOR_LESSONS = {"build", "testing"} | GRADING_MODULES
 
 
 def _third_party_imports(sources: list[str]) -> set[str]:
@@ -53,7 +55,8 @@ def test_dependencies_by_use():
     # exercises add exactly the grading extra; the dev tools pull grading in, so the test suite can grade
     grading = {_name(r) for r in PROJECT["optional-dependencies"]["grading"]}
     exercises = [src for nb in build.exercise_sources() for src in _code(nb)]
-    assert _third_party_imports([(ROOT / "course_utils" / "grading.py").read_text(), *exercises]) - lessons == grading
+    grading_side = [(ROOT / "course_utils" / f"{name}.py").read_text() for name in sorted(GRADING_MODULES)]
+    assert _third_party_imports(grading_side + exercises) - lessons == grading
     assert "course-utils[grading]" in PROJECT["optional-dependencies"]["dev"]
 
 
