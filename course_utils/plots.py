@@ -9,14 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-if matplotlib.get_backend().lower() == "agg" or not matplotlib.get_backend():
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from .runtime import figures_dir  # noqa: E402
+from .runtime import figures_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 

@@ -106,7 +106,8 @@ def fit(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                batch_sums.append(torch.stack((loss, recon, kl)).detach() * len(x))  # no sync on a GPU
+                batch_sums.append(torch.stack((loss, recon, kl)).detach() * len(x))  # summed once per epoch (the
+                # NaN check's loss.item() above already waits for each step on a GPU)
                 bar.update()
                 if step % 50 == 0:
                     bar.set_postfix(epoch=epoch + 1, loss=f"{value:.1f}")
