@@ -24,7 +24,7 @@ import torch
 
 from course_utils.data import load_mnist
 from course_utils.models import VAE, init_output_bias
-from course_utils.train import CHECKPOINTS, fit
+from course_utils.train import CHECKPOINTS, fit, load_checkpoint, save_checkpoint
 
 
 def _stop_after_cpu_seconds(seconds: float) -> None:
@@ -69,15 +69,14 @@ def main() -> None:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if not history.seconds:
         raise SystemExit(f"no epoch finished within {args.minutes} CPU minutes: allow more with --minutes")
-    blob = torch.load(partial, weights_only=True)
-    blob["train_config"] = {
+    load_checkpoint(partial, model=model)  # the last finished epoch (an interrupt may stop mid-epoch)
+    save_checkpoint(model, args.out, history=history, train_config={
         "script": "benchmarks/train_best_vae.py", "epochs": args.epochs, "epochs_done": len(history.seconds),
         "batch_size": args.batch_size, "lr": args.lr, "schedule": "cosine", "binarize": "dynamic",
         "init_output_bias": True, "seed": args.seed, "train_images": len(x), "threads": args.threads,
         "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "interrupted": history.interrupted,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}",
-    }
-    torch.save(blob, args.out)
+    })
     partial.unlink()
     print(f"{len(history.seconds)} of {args.epochs} epochs in {cpu / 60:.1f} CPU min ({wall / 60:.1f} min wall); "
           f"final test −ELBO "

@@ -199,8 +199,11 @@ def _fast_adam(device: torch.device) -> dict:
         return {}
 
 
-def save_checkpoint(model: Autoencoder | VAE, path: str | os.PathLike, history: History | None = None) -> Path:
-    """Write config, weights and history to `path` atomically (temporary file, then rename)."""
+def save_checkpoint(
+    model: Autoencoder | VAE, path: str | os.PathLike, history: History | None = None,
+    train_config: dict | None = None,
+) -> Path:
+    """Write config, weights, history (and the settings that trained it) to `path` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
@@ -208,6 +211,8 @@ def save_checkpoint(model: Autoencoder | VAE, path: str | os.PathLike, history: 
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": asdict(history) if history is not None else None,
     }
+    if train_config is not None:
+        blob["train_config"] = dict(train_config)  # plain values: torch.load(weights_only=True) reads them
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         torch.save(blob, tmp)

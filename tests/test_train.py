@@ -124,6 +124,14 @@ def test_checkpoint_loads_a_new_model_onto_the_course_device_and_leaves_a_given_
     assert next(into.parameters()).device.type == "meta"
 
 
+def test_checkpoint_keeps_the_training_settings_it_is_given(tmp_path):
+    settings = {"epochs": 3, "lr": 1e-3, "binarize": "dynamic", "interrupted": False}
+    path = save_checkpoint(_small_vae(), tmp_path / "vae.pt", train_config=settings)
+    assert torch.load(path, weights_only=True)["train_config"] == settings
+    assert "train_config" not in torch.load(save_checkpoint(_small_vae(), tmp_path / "plain.pt"), weights_only=True)
+    assert load_checkpoint(path, device="cpu")[0].config.latent_dim == 4  # still loads as before
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = _small_vae()
     history = fit(model, _tiny_data(), epochs=1, batch_size=100, progress=False, device="cpu")
