@@ -1,18 +1,39 @@
-"""MLP autoencoder and variational autoencoder for 28x28 images, with the config saved in checkpoints.
+"""MLP autoencoder, variational autoencoder and conditional VAE for 28x28 images, with their configs.
 
-Derived in notebooks/03_autoencoder.ipynb (Autoencoder) and notebooks/06_vae.ipynb (VAE).
+Derived in notebooks/03_autoencoder.ipynb (Autoencoder), notebooks/06_vae.ipynb (VAE) and
+notebooks/09_beyond_the_vae.ipynb (CVAE).
+
+The training protocol (what `train.fit` needs from a model, and all it needs): a `loss_terms(x, y,
+generator=None)` method returning `LossTerms(recon, kl)` batch means, a `needs_labels` flag, and, to be
+saved and rebuilt by `train.save_checkpoint`/`load_checkpoint`, a `config` (ModelConfig).
+`sample(...)` in every model returns draws from it (binary pixels) and the codes that made them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .gradients import reparameterize
+from .objectives import LossTerms, bernoulli_nll, gaussian_vae_terms
 
-KINDS = ("autoencoder", "vae")
+KINDS = ("autoencoder", "vae", "cvae")
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """What `train.fit` and `train.evaluate` use: a module with its own loss terms."""
+
+    needs_labels: bool
+
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None) -> LossTerms:
+        """(reconstruction, KL) batch means in nats per image for flattened images x (B, D) and labels y."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -24,6 +45,7 @@ class ModelConfig:
     hidden_dim: int = 400
     latent_dim: int = 20
     num_layers: int = 1  # hidden layers of hidden_dim units in the encoder and in the decoder
+    num_classes: int = 0  # labels a conditional model takes (0: none; checkpoints before 09 lack it)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -32,6 +54,9 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(self.num_classes, int) or (self.num_classes < 2) != (self.kind != "cvae"):
+            raise ValueError(f"num_classes must be an int >= 2 for a cvae and 0 otherwise, got "
+                             f"{self.num_classes!r} for kind {self.kind!r}")
 
 
 def flatten_images(x: torch.Tensor, input_dim: int) -> torch.Tensor:
@@ -59,6 +84,8 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 class Autoencoder(nn.Module):
     """Deterministic autoencoder: x -> z = encode(x) -> logits = decode(z); pixels = sigmoid(logits)."""
 
+    needs_labels = False
+
     def __init__(
         self, input_dim: int = 784, hidden_dim: int = 400, latent_dim: int = 2, num_layers: int = 1
     ) -> None:
@@ -80,9 +107,17 @@ class Autoencoder(nn.Module):
         """Reconstruction logits (B, input_dim) of images x."""
         return self.decode(self.encode(x))
 
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None) -> LossTerms:
+        """(reconstruction loss, 0): an autoencoder has no KL term; y and generator are not used."""
+        recon = bernoulli_nll(self(x), x).mean()
+        return LossTerms(recon, torch.zeros((), device=x.device, dtype=recon.dtype))
+
 
 class VAE(nn.Module):
     """Variational autoencoder: q(z|x) = N(mu(x), diag exp(logvar(x))), p(z) = N(0, I), p(x|z) Bernoulli."""
+
+    needs_labels = False
 
     def __init__(
         self, input_dim: int = 784, hidden_dim: int = 400, latent_dim: int = 20, num_layers: int = 1
@@ -118,17 +153,103 @@ class VAE(nn.Module):
         z = self.reparameterize(mu, logvar, generator=generator)  # (B, latent_dim)
         return self.decode(z), mu, logvar
 
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None) -> LossTerms:
+        """(reconstruction, KL) batch means: one reparameterized z per image; y is not used."""
+        logits, mu, logvar = self(x, generator=generator)
+        return gaussian_vae_terms(logits, x, mu, logvar)
+
     @torch.no_grad()
-    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Pixel probabilities (num_samples, input_dim) of new images: z ~ N(0, I), then sigmoid(decode(z))."""
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-        weight = self.mu.weight
-        # Draw z where the generator lives (a CPU generator gives the same samples on every device).
-        where = generator.device if generator is not None else weight.device
-        z = torch.randn(num_samples, self.config.latent_dim, generator=generator,
-                        device=where, dtype=weight.dtype).to(weight.device)  # step 1: z ~ p(z)
-        return torch.sigmoid(self.decode(z))  # step 2: the mean of p(x|z); draw pixels with torch.bernoulli
+    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draws from the model: z ~ N(0, I), then binary pixels x ~ p(x|z); returns (x, z).
+
+        The pixel probabilities of those draws (the usual "sample" figures) are torch.sigmoid(decode(z)).
+        """
+        z = _prior_draws(self, num_samples, generator)  # step 1: z ~ p(z), (num_samples, latent_dim)
+        return _bernoulli_draws(self.decode(z), generator), z  # step 2: x ~ p(x|z)
+
+
+class CVAE(VAE):
+    """Conditional VAE: q(z|x, y) and p(x|z, y) see the label y (one-hot), the prior is p(z) = N(0, I).
+
+    Encoder and decoder are the VAE's, with the one-hot label appended to their inputs, so the decoder
+    can draw any chosen digit: decode(z, y). Trained like the VAE, on (image, label) pairs.
+    """
+
+    needs_labels = True
+
+    def __init__(
+        self, input_dim: int = 784, hidden_dim: int = 400, latent_dim: int = 20, num_layers: int = 1,
+        num_classes: int = 10,
+    ) -> None:
+        nn.Module.__init__(self)
+        self.config = ModelConfig("cvae", input_dim, hidden_dim, latent_dim, num_layers, num_classes)
+        hidden = [hidden_dim] * num_layers
+        self.encoder = nn.Sequential(*_mlp([input_dim + num_classes, *hidden]), nn.ReLU())  # [x, y] -> h
+        self.mu = nn.Linear(hidden_dim, latent_dim)
+        self.logvar = nn.Linear(hidden_dim, latent_dim)
+        self.decoder = _mlp([latent_dim + num_classes, *hidden, input_dim])  # [z, y] -> logits
+
+    def one_hot(self, y: torch.Tensor, rows: int) -> torch.Tensor:
+        """Labels y (rows,) of ints in [0, num_classes) as float one-hot rows (rows, num_classes)."""
+        k = self.config.num_classes
+        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32, torch.uint8):
+            raise ValueError(f"labels y must be an integer tensor of class indices, got {y!r:.80}")
+        if y.shape != (rows,):
+            raise ValueError(f"labels y must be shaped ({rows},), one per image, got {tuple(y.shape)}")
+        if rows and (y.min() < 0 or y.max() >= k):
+            raise ValueError(f"labels must lie in [0, {k}), got values from {y.min().item()} to {y.max().item()}")
+        return F.one_hot(y.long(), k).to(self.mu.weight.dtype)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z | x, y), each (B, latent_dim)."""
+        x = flatten_images(x, self.config.input_dim)
+        h = self.encoder(torch.cat([x, self.one_hot(y.to(x.device), len(x))], dim=1))
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Bernoulli logits (B, input_dim) of p(x | z, y)."""
+        return self.decoder(torch.cat([z, self.one_hot(y.to(z.device), len(z))], dim=1))
+
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, mu, logvar): one reparameterized z ~ q(z|x, y) per image, decoded under the same y."""
+        mu, logvar = self.encode(x, y)
+        return self.decode(self.reparameterize(mu, logvar, generator=generator), y), mu, logvar
+
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None) -> LossTerms:
+        """(reconstruction, KL) batch means of the conditional −ELBO, −log p(x|y) ≤ recon + KL."""
+        if y is None:
+            raise ValueError("a CVAE needs the labels: fit(model, train_x, train_y, ...) or loss_terms(x, y)")
+        logits, mu, logvar = self(x, y, generator=generator)
+        return gaussian_vae_terms(logits, x, mu, logvar)
+
+    @torch.no_grad()
+    def sample(self, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One draw per label in y (B,): z ~ N(0, I), then binary x ~ p(x | z, y); returns (x, z)."""
+        if not isinstance(y, torch.Tensor) or y.dim() != 1:
+            raise ValueError(f"y must be a 1-D tensor of labels, one per image to draw, got {y!r:.80}")
+        z = _prior_draws(self, len(y), generator)
+        return _bernoulli_draws(self.decode(z, y), generator), z
+
+
+def _prior_draws(model: VAE, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
+    """z ~ N(0, I), (num_samples, latent_dim) on the model's device, drawn where the generator lives."""
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    weight = model.mu.weight
+    where = generator.device if generator is not None else weight.device  # a CPU generator: same z anywhere
+    return torch.randn(num_samples, model.config.latent_dim, generator=generator, device=where,
+                       dtype=weight.dtype).to(weight.device)
+
+
+def _bernoulli_draws(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Binary pixels x ~ Bernoulli(sigmoid(logits)), drawn where the generator lives."""
+    probs = torch.sigmoid(logits)
+    where = generator.device if generator is not None else probs.device
+    return torch.bernoulli(probs.to(where), generator=generator).to(probs.device)
 
 
 @torch.no_grad()
@@ -143,7 +264,9 @@ def init_output_bias(model: Autoencoder | VAE, x: torch.Tensor) -> None:
     last.bias.copy_(torch.logit(mean).to(last.bias))  # sigmoid(bias) = mean pixel when z has no effect
 
 
-def build_model(config: ModelConfig) -> Autoencoder | VAE:
+def build_model(config: ModelConfig) -> Autoencoder | VAE | CVAE:
     """A freshly initialised model of the kind and sizes in `config`."""
+    if config.kind == "cvae":
+        return CVAE(config.input_dim, config.hidden_dim, config.latent_dim, config.num_layers, config.num_classes)
     cls = Autoencoder if config.kind == "autoencoder" else VAE
     return cls(config.input_dim, config.hidden_dim, config.latent_dim, config.num_layers)

@@ -1,9 +1,15 @@
 """Training objectives in nats per image: Bernoulli log-likelihood, reconstruction loss, negative ELBO.
 
-Derived in notebooks/03_autoencoder.ipynb (reconstruction) and notebooks/06_vae.ipynb (negative ELBO).
+Derived in notebooks/03_autoencoder.ipynb (reconstruction), notebooks/06_vae.ipynb (negative ELBO) and
+notebooks/09_beyond_the_vae.ipynb (the KL weight β and its warm-up).
+
+Every model that `train.fit` trains returns its `LossTerms` (reconstruction, KL) from `loss_terms`;
+the training objective is reconstruction + β·KL, and −ELBO = reconstruction + KL whatever β is.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -12,12 +18,32 @@ from .data import check_pixels
 from .info import kl_normal_standard
 
 
+class LossTerms(NamedTuple):
+    """A model's two loss terms on a batch, each the batch mean in nats per image (scalar tensors).
+
+    `recon` is −log p(x | z) (an autoencoder's whole loss); `kl` is KL(q(z|x) ‖ p(z)), zero for a model
+    without a latent distribution. fit minimises recon + β·kl and reports recon + kl (the −ELBO).
+    """
+
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
 def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x | logits) = Σ_pixels [x log σ(l) + (1 − x) log(1 − σ(l))] in nats, one value per image (B,)."""
     x = _check_targets(logits, x)
+    return -bernoulli_nll(logits, x)
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """−log p(x | logits) summed over the pixels, (B, D) logits and targets -> (B,), without input checks.
+
+    The fast path of the models' `loss_terms` (fit checks the whole data set once instead); use
+    bernoulli_log_likelihood on data you have not checked.
+    """
     # From logits, not from sigmoid probabilities: BCE-with-logits uses log σ(l) = −softplus(−l), which
     # stays finite when σ(l) rounds to 0 or 1 (log(0) = −inf would otherwise wreck training).
-    return -_bce_per_image(logits, x)
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -26,30 +52,46 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def negative_elbo(
-    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(−ELBO, reconstruction, KL), each the mean over the batch in nats per image; −ELBO = recon + KL."""
+    """(recon + β·KL, reconstruction, KL), each the batch mean in nats per image; β = 1 gives the −ELBO."""
     x = _check_targets(logits, x)
     if mu.shape != logvar.shape or mu.shape[0] != logits.shape[0]:
         raise ValueError(
             f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must both be (B, latent_dim) "
             f"with B = {logits.shape[0]} images, as returned by model.encode(x)"
         )
-    return _negative_elbo_terms(logits, x, mu, logvar)
+    recon, kl = gaussian_vae_terms(logits, x, mu, logvar)
+    return weighted_loss(LossTerms(recon, kl), beta), recon, kl
 
 
-def _negative_elbo_terms(
-    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """negative_elbo without input checks (train.fit checks the whole data set once instead)."""
-    recon = _bce_per_image(logits, x).mean()  # E_q[−log p(x|z)], one z sample per image
+def gaussian_vae_terms(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> LossTerms:
+    """A VAE's (reconstruction, KL) batch means without input checks (the models' loss_terms use it)."""
+    recon = bernoulli_nll(logits, x).mean()  # E_q[−log p(x|z)], one z sample per image
     kl = kl_normal_standard(mu, logvar).mean()  # closed form, lesson 02
-    return recon + kl, recon, kl
+    return LossTerms(recon, kl)
 
 
-def _bce_per_image(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over the pixels: (B, D) logits and targets -> (B,)."""
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
+def weighted_loss(terms: LossTerms, beta: float = 1.0) -> torch.Tensor:
+    """The training objective recon + β·KL; β = 1 adds the two terms exactly as the −ELBO does."""
+    return terms.recon + terms.kl if beta == 1.0 else terms.recon + beta * terms.kl
+
+
+def kl_weight(step: int, beta: float = 1.0, warmup_steps: int = 0) -> float:
+    """The KL weight at optimiser step `step` (0, 1, ...): β, reached linearly from 0 over `warmup_steps`.
+
+    β·min(1, step / warmup_steps): the first step is pure reconstruction, step `warmup_steps` and
+    every later one use β. warmup_steps = 0 means no warm-up (β from the start).
+    """
+    if not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be an int >= 0, got {step!r}")
+    if not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+    if not beta >= 0 or beta == float("inf"):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    if warmup_steps == 0:
+        return float(beta)
+    return float(beta) * min(1.0, step / warmup_steps)
 
 
 def _check_targets(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

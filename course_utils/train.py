@@ -1,6 +1,8 @@
-"""One training function for the autoencoder and the VAE, evaluation, and safe checkpoints.
+"""One training function for every model that brings its own loss terms, evaluation, and safe checkpoints.
 
-Derived in notebooks/03_autoencoder.ipynb and notebooks/06_vae.ipynb.
+The loop is written out once in notebooks/03_autoencoder.ipynb; fit is that loop with the data on the
+device, checks, a progress line and checkpoints. Derived in notebooks/03_autoencoder.ipynb,
+notebooks/06_vae.ipynb (the VAE's terms) and notebooks/09_beyond_the_vae.ipynb (β, warm-up, labels).
 """
 
 from __future__ import annotations
@@ -8,15 +10,16 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from .data import binarize_dynamic, binarize_fixed, check_pixels
-from .models import VAE, Autoencoder, ModelConfig, build_model, flatten_images
-from .objectives import _bce_per_image, _negative_elbo_terms
+from .models import ModelConfig, Trainable, build_model, flatten_images
+from .objectives import LossTerms, kl_weight, weighted_loss
 from .runtime import get_device
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -24,9 +27,53 @@ BINARIZE = (None, "dynamic", "fixed")
 SCHEDULES = ("constant", "cosine")
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of one training run, saved in every checkpoint fit writes (and in History.config).
+
+    `train_size`/`test_size` are the numbers of images trained and evaluated on. The objective is
+    reconstruction + w·KL with w rising linearly from 0 to `beta` over the first `warmup_epochs`.
+    """
+
+    epochs: int
+    batch_size: int = 128
+    lr: float = 1e-3
+    schedule: str = "constant"
+    beta: float = 1.0
+    warmup_epochs: int = 0
+    binarize: str | None = None
+    seed: int = 0
+    train_size: int | None = None
+    test_size: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be an int >= 0, got {self.warmup_epochs!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < math.inf):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < math.inf):
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
+        if self.binarize not in BINARIZE or self.schedule not in SCHEDULES:
+            raise ValueError(f"binarize must be one of {BINARIZE} and schedule one of {SCHEDULES}, "
+                             f"got {self.binarize!r} and {self.schedule!r}")
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> TrainConfig:
+        """The TrainConfig in a checkpoint's "train_config" record (other facts there, e.g. times, are skipped)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in settings.items() if k in known})
+
+
 @dataclass
 class History:
-    """Per-epoch numbers in nats per image; `loss` is −ELBO for a VAE, reconstruction for an autoencoder."""
+    """Per-epoch numbers in nats per image, and the run they came from (`config`; None if not recorded).
+
+    `loss` is recon + KL whatever β is: the −ELBO for a VAE, the reconstruction for an autoencoder.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_recon: list[float] = field(default_factory=list)
@@ -36,6 +83,7 @@ class History:
     test_kl: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)  # training time of each epoch (no evaluation)
     interrupted: bool = False
+    config: TrainConfig | None = None
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -43,57 +91,73 @@ class TrainingDivergedError(FloatingPointError):
 
 
 def fit(
-    model: Autoencoder | VAE,
+    model: Trainable,
     train_x: torch.Tensor,
+    train_y: torch.Tensor | None = None,
     *,
     epochs: int,
     batch_size: int = 128,
     lr: float = 1e-3,
     device: torch.device | str | None = None,
     test_x: torch.Tensor | None = None,
+    test_y: torch.Tensor | None = None,
     binarize: str | None = None,
     schedule: str = "constant",
+    beta: float = 1.0,
+    warmup_epochs: int = 0,
     checkpoint_path: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> History:
     """Train `model` in place with Adam on images in [0, 1]; return the per-epoch History.
 
-    The whole data set lives as one tensor on `device` (default: the GPU if there is one) and each
-    epoch slices shuffled batches from it. `binarize`: None trains on grey levels, "dynamic" on a new
-    Bernoulli draw of every batch, "fixed" on pixels > 0.5. `schedule="cosine"` decays lr to 0.
-    Ctrl-C stops cleanly and returns the epochs done so far; a NaN loss raises TrainingDivergedError.
+    Any model with `loss_terms(x, y, generator)` trains (see models.Trainable): fit minimises
+    recon + w·KL, w = kl_weight(step, beta, warmup_epochs · steps per epoch). Labels `train_y`/`test_y`
+    reach the model when it `needs_labels`. The whole data set lives as one tensor on `device` (default:
+    the GPU if there is one) and each epoch slices shuffled batches from it. `binarize`: None trains on
+    grey levels, "dynamic" on a new Bernoulli draw of every batch, "fixed" on pixels > 0.5.
+    `schedule="cosine"` decays lr to 0. Ctrl-C stops cleanly and returns the epochs done so far; a NaN
+    loss raises TrainingDivergedError. The settings are saved with every checkpoint (History.config).
     """
-    if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive ints, got {epochs!r} and {batch_size!r}")
-    if binarize not in BINARIZE or schedule not in SCHEDULES:
-        raise ValueError(f"binarize must be one of {BINARIZE} and schedule one of {SCHEDULES}, "
-                         f"got {binarize!r} and {schedule!r}")
+    if not isinstance(model, Trainable):
+        raise TypeError(f"{type(model).__name__} cannot be trained by fit: it needs a needs_labels flag and a "
+                        "loss_terms(x, y, generator) method returning LossTerms(recon, kl) (see models.Trainable)")
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, beta=beta,
+                         warmup_epochs=warmup_epochs, binarize=binarize, seed=seed)
     device = torch.device(device) if device is not None else get_device()
     generator = torch.Generator(device=device).manual_seed(seed)  # shuffling, binarization, z samples
     x_train = _prepare(train_x, model, device, "train_x", binarize, generator, is_test=False)
-    x_test = None if test_x is None else _prepare(test_x, model, device, "test_x", binarize, generator,
-                                                   is_test=True)
+    y_train = _labels(model, train_y, len(x_train), device, "train_y")
+    x_test = y_test = None
+    if test_x is not None:
+        x_test = _prepare(test_x, model, device, "test_x", binarize, generator, is_test=True)
+        y_test = _labels(model, test_y, len(x_test), device, "test_y")
+    config = _replace(config, train_size=len(x_train), test_size=None if x_test is None else len(x_test))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, **_fast_adam(device))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
+    warmup_steps = warmup_epochs * steps_per_epoch
     scheduler = None
     if schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
-    history = History()
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, unit="batch", desc=f"fit on {device}")
+    history = History(config=config)
+    bar = _Progress(f"fit on {device}", epochs, steps_per_epoch, enabled=progress)
     epoch = step = 0
     try:
         for epoch in range(epochs):
             model.train()
             start, batch_sums = time.perf_counter(), []
-            x_shuffled = x_train[torch.randperm(len(x_train), device=device, generator=generator)]
+            order = torch.randperm(len(x_train), device=device, generator=generator)
+            x_shuffled = x_train[order]
+            y_shuffled = None if y_train is None else y_train[order]
             for step in range(steps_per_epoch):
                 x = x_shuffled[step * batch_size : (step + 1) * batch_size]  # a view: no copy
+                y = None if y_shuffled is None else y_shuffled[step * batch_size : (step + 1) * batch_size]
                 if binarize == "dynamic":
                     x = torch.bernoulli(x, generator=generator)
-                loss, recon, kl = _loss_terms(model, x, generator)
-                value = loss.item()
+                terms = model.loss_terms(x, y, generator=generator)
+                loss = weighted_loss(terms, kl_weight(epoch * steps_per_epoch + step, beta, warmup_steps))
+                value = loss.item()  # waits for the step on a GPU: the price of stopping at the first NaN
                 if not math.isfinite(value):
                     raise TrainingDivergedError(
                         f"the loss became {value} at epoch {epoch + 1}, step {step + 1} of "
@@ -106,51 +170,63 @@ def fit(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                batch_sums.append(torch.stack((loss, recon, kl)).detach() * len(x))  # summed once per epoch (the
-                # NaN check's loss.item() above already waits for each step on a GPU)
-                bar.update()
-                if step % 50 == 0:
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{value:.1f}")
+                batch_sums.append(_row(terms).detach() * len(x))  # summed once per epoch, exactly
+                bar.step(epoch, step, value)
             seconds = time.perf_counter() - start
             _append(history, "train", _means(batch_sums, len(x_train)))
             history.seconds.append(seconds)
             if x_test is not None:
-                test_terms = evaluate(model, x_test, generator=generator)
+                test_terms = evaluate(model, x_test, y_test, generator=generator)
                 if not all(map(math.isfinite, test_terms)):
                     raise TrainingDivergedError(f"the test loss became {test_terms[0]} after epoch "
                                                 f"{epoch + 1}; training stopped, no checkpoint written")
                 _append(history, "test", test_terms)
-                bar.set_postfix(epoch=epoch + 1, test_loss=f"{history.test_loss[-1]:.1f}")
+            bar.epoch_done(history)
             if checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path, history=history)
     except KeyboardInterrupt:
         history.interrupted = True
-        bar.write(f"Interrupted at epoch {epoch + 1}, step {step + 1}: returning the "
-                  f"{len(history.seconds)} finished epoch(s); the model keeps its current weights.")
+        bar.note(f"Interrupted at epoch {epoch + 1}, step {step + 1}: returning the "
+                 f"{len(history.seconds)} finished epoch(s); the model keeps its current weights.")
     finally:
-        bar.close()
+        bar.close(history)
         model.eval()
     return history
 
 
 @torch.no_grad()
 def evaluate(
-    model: Autoencoder | VAE, x: torch.Tensor, *, batch_size: int = 1000, generator: torch.Generator | None = None
+    model: Trainable, x: torch.Tensor, y: torch.Tensor | None = None, *, batch_size: int = 1000,
+    generator: torch.Generator | None = None,
 ) -> tuple[float, float, float]:
-    """(loss, reconstruction, KL) in nats per image on images x (VAE: one z sample per image)."""
+    """(recon + KL, reconstruction, KL) in nats per image on images x (a VAE: one z sample per image).
+
+    The first number is the −ELBO of a VAE (β plays no part here), the loss of an autoencoder.
+    Labels y (N,) reach the model when it needs them.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     if generator is not None and generator.device.type != device.type:
         raise ValueError(f"the generator is on {generator.device} but the model on {device}; "
                          f"use torch.Generator(device={str(device)!r}).manual_seed(...)")
-    x = flatten_images(x, model.config.input_dim).to(device)
+    x = _flatten(x, model).to(device)
+    y = _labels(model, y, len(x), device, "y")
     batch_sums = []
     for i in range(0, len(x), batch_size):
         batch = x[i : i + batch_size]
-        batch_sums.append(torch.stack(_loss_terms(model, batch, generator)) * len(batch))
+        labels = None if y is None else y[i : i + batch_size]
+        batch_sums.append(_row(model.loss_terms(batch, labels, generator=generator)) * len(batch))
     model.train(was_training)
     return _means(batch_sums, len(x))
+
+
+def _row(terms: LossTerms) -> torch.Tensor:
+    """(recon + KL, recon, KL) as one tensor of 3: the −ELBO is reported whatever weight trained it."""
+    if not isinstance(terms, tuple) or len(terms) != 2:
+        raise TypeError(f"loss_terms must return LossTerms(recon, kl), two scalar tensors; got {terms!r:.120}")
+    recon, kl = terms
+    return torch.stack((recon + kl, recon, kl))
 
 
 def _means(batch_sums: list[torch.Tensor], n: int) -> tuple[float, float, float]:
@@ -168,26 +244,120 @@ def _append(history: History, split: str, terms) -> None:
         getattr(history, f"{split}_{name}").append(value)
 
 
-def _loss_terms(model, x, generator):
-    """(loss, recon, KL) batch means; x must already be (B, input_dim) on the model's device."""
-    if isinstance(model, VAE):
-        logits, mu, logvar = model(x, generator=generator)
-        return _negative_elbo_terms(logits, x, mu, logvar)
-    recon = _bce_per_image(model(x), x).mean()
-    return recon, recon, torch.zeros((), device=x.device)
+def _flatten(x: torch.Tensor, model) -> torch.Tensor:
+    """Images as rows (N, D): D from the model's config when it has one, else each image's pixel count."""
+    config = getattr(model, "config", None)
+    if isinstance(config, ModelConfig):
+        return flatten_images(x, config.input_dim)
+    return flatten_images(x, x[0].numel() if x.dim() >= 2 and len(x) else 0)
+
+
+def _labels(model, y, n: int, device: torch.device, what: str) -> torch.Tensor | None:
+    """Labels for a model that needs them, checked once: an int tensor (n,) on `device`; else None."""
+    if not getattr(model, "needs_labels", False):
+        return None
+    if y is None:
+        raise ValueError(f"{type(model).__name__} is conditioned on labels: pass {what}, e.g. "
+                         f"load_mnist('train')[1], one label per image")
+    if not isinstance(y, torch.Tensor) or torch.is_floating_point(y) or y.shape != (n,):
+        raise ValueError(f"{what} must be an integer tensor of shape ({n},), one label per image; got "
+                         f"{y.dtype if isinstance(y, torch.Tensor) else type(y)} {tuple(getattr(y, 'shape', ()))}")
+    return y.to(device=device, dtype=torch.int64)
+
+
+def _replace(config: TrainConfig, **changes) -> TrainConfig:
+    return TrainConfig(**{**asdict(config), **changes})
 
 
 def _prepare(x, model, device, what, binarize, generator, is_test):
-    """Check images once, flatten to (N, input_dim) on `device`; binarize a fixed copy if asked."""
+    """Check images once, flatten to (N, D) on `device`; binarize a fixed copy if asked."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{what} must be a tensor of images, e.g. load_mnist('train')[0]; got {type(x)}")
-    x = flatten_images(x, model.config.input_dim).to(device=device, dtype=torch.float32)
+    x = _flatten(x, model).to(device=device, dtype=torch.float32)
     check_pixels(x, what)
     if binarize == "fixed":
         x = binarize_fixed(x)
     elif binarize == "dynamic" and is_test:  # the test set: one Bernoulli draw, the same every epoch
         x = binarize_dynamic(x, generator)
     return x.contiguous()
+
+
+class _Progress:
+    """Where training stands: one line updated in place in a notebook, a tqdm bar in a terminal.
+
+    In a notebook the line is a display updated by id, so a saved notebook keeps its last state, the
+    final numbers, as plain text (a progress-bar widget would be saved showing 0%).
+    """
+
+    def __init__(self, label: str, epochs: int, steps_per_epoch: int, enabled: bool) -> None:
+        self.label, self.epochs, self.steps = label, epochs, steps_per_epoch
+        self.start = self.shown = time.perf_counter()
+        self.handle = self.bar = None
+        self.notes: list[str] = []
+        if not enabled:
+            return
+        if _in_notebook():
+            from IPython.display import display
+
+            self.handle = display({"text/plain": f"{label}: starting"}, raw=True, display_id=True)
+        else:
+            self.bar = tqdm(total=epochs * steps_per_epoch, unit="batch", desc=label)
+
+    def _show(self, line: str) -> None:
+        self.handle.update({"text/plain": "\n".join([line, *self.notes])}, raw=True)
+        self.shown = time.perf_counter()
+
+    def step(self, epoch: int, step: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update()
+            if step % 50 == 0:
+                self.bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.1f}")
+        elif self.handle is not None and time.perf_counter() - self.shown > 1.0:
+            self._show(f"{self.label}: epoch {epoch + 1}/{self.epochs}, step {step + 1}/{self.steps}, "
+                       f"batch loss {loss:.2f}, {time.perf_counter() - self.start:.0f} s")
+
+    def epoch_done(self, history: History) -> None:
+        if self.bar is not None and history.test_loss:
+            self.bar.set_postfix(epoch=len(history.seconds), test_loss=f"{history.test_loss[-1]:.1f}")
+        elif self.handle is not None:
+            self._show(self.summary(history))
+
+    def summary(self, history: History) -> str:
+        done = len(history.seconds)
+        if done == 0:
+            return f"{self.label}: no epoch finished ({time.perf_counter() - self.start:.0f} s)"
+        line = (f"{self.label}: {done}/{self.epochs} epochs in {time.perf_counter() - self.start:.0f} s; "
+                f"epoch {done}: train loss {history.train_loss[-1]:.2f}")
+        if history.test_loss:
+            line += f", test loss {history.test_loss[-1]:.2f}"
+        if any(history.train_kl):
+            line += f" (= reconstruction {(history.test_recon or history.train_recon)[-1]:.2f} + KL " \
+                    f"{(history.test_kl or history.train_kl)[-1]:.2f})"
+        return line + " nats per image"
+
+    def note(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message)
+        elif self.handle is not None:
+            self.notes.append(message)
+        else:
+            print(message)
+
+    def close(self, history: History) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.handle is not None:
+            self._show(self.summary(history))
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Colab, nbclient), False in a terminal or script."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def _fast_adam(device: torch.device) -> dict:
@@ -200,19 +370,33 @@ def _fast_adam(device: torch.device) -> dict:
 
 
 def save_checkpoint(
-    model: Autoencoder | VAE, path: str | os.PathLike, history: History | None = None,
-    train_config: dict | None = None,
+    model: Trainable, path: str | os.PathLike, history: History | None = None, *, facts: dict | None = None,
 ) -> Path:
-    """Write config, weights, history (and the settings that trained it) to `path` atomically."""
+    """Write config, weights, history and the training settings (history.config) to `path` atomically.
+
+    `facts`: more plain values about the run to keep beside the settings (the script, wall time, machine);
+    they must not reuse a TrainConfig field's name.
+    """
     path = Path(path)
+    config = getattr(model, "config", None)
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"{type(model).__name__} has no ModelConfig `config`: save its state_dict with torch.save")
+    record = {}
+    if history is not None and history.config is not None:
+        record.update(asdict(history.config))
+    if facts:
+        clash = sorted(set(facts) & {f.name for f in fields(TrainConfig)})
+        if clash:
+            raise ValueError(f"facts {clash} would overwrite the training settings; name them differently")
+        record.update(facts)  # plain values: torch.load(weights_only=True) reads them
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
-        "config": asdict(model.config),
+        "config": asdict(config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": asdict(history) if history is not None else None,
+        "history": None if history is None else {k: v for k, v in asdict(history).items() if k != "config"},
     }
-    if train_config is not None:
-        blob["train_config"] = dict(train_config)  # plain values: torch.load(weights_only=True) reads them
+    if record:
+        blob["train_config"] = record
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         torch.save(blob, tmp)
@@ -223,12 +407,13 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | os.PathLike, model: Autoencoder | VAE | None = None, device: torch.device | str | None = None
-) -> tuple[Autoencoder | VAE, History | None]:
+    path: str | os.PathLike, model: Trainable | None = None, device: torch.device | str | None = None
+) -> tuple[Trainable, History | None]:
     """(model, history) from a checkpoint; into `model` if given (its shapes must match), else a new one.
 
     A new model goes to `device` (default: `get_device()`); a given model stays on its own device unless
-    `device` is named.
+    `device` is named. history.config holds the training settings; a checkpoint saved before they were
+    recorded still loads, with a warning and history.config = None.
     """
     path = Path(path)
     if not path.is_file():
@@ -244,11 +429,18 @@ def load_checkpoint(
     if device is not None:
         model.to(device)
     model.eval()
-    history = History(**blob["history"]) if blob.get("history") else None
+    settings = blob.get("train_config")
+    if settings is None:
+        warnings.warn(f"{path.name} records no training settings (it was saved without a History from fit, or "
+                      "before checkpoints recorded them): its weights load, history.config is None",
+                      UserWarning, stacklevel=2)
+    history = None
+    if blob.get("history"):
+        history = History(**blob["history"], config=TrainConfig.from_dict(settings) if settings else None)
     return model, history
 
 
-def _check_shapes(path: Path, weights: dict, config: ModelConfig, model: Autoencoder | VAE) -> None:
+def _check_shapes(path: Path, weights: dict, config: ModelConfig, model: Trainable) -> None:
     """ValueError naming both shapes when the checkpoint's weights do not fit `model`."""
     own = model.state_dict()
     for name in [*weights, *(k for k in own if k not in weights)]:  # in the network's order
@@ -264,7 +456,7 @@ def _check_shapes(path: Path, weights: dict, config: ModelConfig, model: Autoenc
 
 def load_pretrained(
     name: str = "vae_latent20", device: torch.device | str | None = None
-) -> tuple[Autoencoder | VAE, History | None]:
+) -> tuple[Trainable, History | None]:
     """A model shipped with the course (course_utils/checkpoints/<name>.pt) and its training history."""
     path = CHECKPOINTS / f"{name}.pt"
     if not path.is_file():
