@@ -429,13 +429,12 @@ def load_checkpoint(
     if device is not None:
         model.to(device)
     model.eval()
-    settings = blob.get("train_config")
-    if settings is None:
-        warnings.warn(f"{path.name} records no training settings (it was saved without a History from fit, or "
-                      "before checkpoints recorded them): its weights load, history.config is None",
-                      UserWarning, stacklevel=2)
-    history = None
+    settings, history = blob.get("train_config"), None
     if blob.get("history"):
+        if settings is None:
+            warnings.warn(f"{path.name} was saved before checkpoints recorded their training settings: the model "
+                          "and its history load, but history.config is None (how it was trained is unknown)",
+                          UserWarning, stacklevel=2)
         history = History(**blob["history"], config=TrainConfig.from_dict(settings) if settings else None)
     return model, history
 

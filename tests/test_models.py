@@ -37,10 +37,11 @@ def test_vae_shapes_and_sampling(input_dim, hidden_dim, latent_dim, num_layers):
     assert mu.shape == logvar.shape == (6, latent_dim)
     logits, mu2, logvar2 = model(x, generator=torch.Generator().manual_seed(1))
     assert logits.shape == (6, input_dim) and torch.equal(mu, mu2) and torch.equal(logvar, logvar2)
-    samples = model.sample(7, generator=torch.Generator().manual_seed(2))
-    assert samples.shape == (7, input_dim) and samples.min() >= 0 and samples.max() <= 1
-    again = model.sample(7, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(samples, again)  # the generator makes sampling reproducible
+    samples, z = model.sample(7, generator=torch.Generator().manual_seed(2))
+    assert samples.shape == (7, input_dim) and z.shape == (7, latent_dim)
+    assert set(samples.unique().tolist()) <= {0.0, 1.0}  # draws x ~ p(x|z), binary pixels
+    again, z_again = model.sample(7, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(samples, again) and torch.equal(z, z_again)  # the generator makes sampling reproducible
 
 
 @pytest.mark.parametrize("kind", ["autoencoder", "vae"])

@@ -1,6 +1,7 @@
 """course_utils.train: learning on MNIST, faults (NaN, Ctrl-C, crashes while saving) and checkpoints."""
 
 import math
+from dataclasses import FrozenInstanceError, asdict
 
 import pytest
 import torch
@@ -8,8 +9,10 @@ import torch
 from course_utils import train
 from course_utils.data import load_mnist
 from course_utils.models import VAE, Autoencoder, init_output_bias
+from course_utils.objectives import LossTerms
 from course_utils.train import (
     History,
+    TrainConfig,
     TrainingDivergedError,
     evaluate,
     fit,
@@ -38,18 +41,19 @@ def _tiny_data(n=300):
 
 def _fail_at(monkeypatch, call, error):
     """Make training step number `call` (counting from 1) return a NaN loss or raise `error`."""
-    real, calls = train._loss_terms, []
+    real, calls = VAE.loss_terms, []
 
-    def patched(model, x, generator):
-        calls.append(1)
-        loss, recon, kl = real(model, x, generator)
-        if len(calls) == call and model.training:
-            if error is None:
-                return loss * math.nan, recon, kl
-            raise error
-        return loss, recon, kl
+    def patched(model, x, y=None, generator=None):
+        terms = real(model, x, y, generator=generator)
+        if model.training:
+            calls.append(1)
+            if len(calls) == call:
+                if error is None:
+                    return LossTerms(terms.recon * math.nan, terms.kl)
+                raise error
+        return terms
 
-    monkeypatch.setattr(train, "_loss_terms", patched)
+    monkeypatch.setattr(VAE, "loss_terms", patched)
 
 
 def test_one_epoch_on_5000_images_learns_mnist():
@@ -124,12 +128,33 @@ def test_checkpoint_loads_a_new_model_onto_the_course_device_and_leaves_a_given_
     assert next(into.parameters()).device.type == "meta"
 
 
-def test_checkpoint_keeps_the_training_settings_it_is_given(tmp_path):
-    settings = {"epochs": 3, "lr": 1e-3, "binarize": "dynamic", "interrupted": False}
-    path = save_checkpoint(_small_vae(), tmp_path / "vae.pt", train_config=settings)
-    assert torch.load(path, weights_only=True)["train_config"] == settings
-    assert "train_config" not in torch.load(save_checkpoint(_small_vae(), tmp_path / "plain.pt"), weights_only=True)
-    assert load_checkpoint(path, device="cpu")[0].config.latent_dim == 4  # still loads as before
+def test_checkpoint_keeps_the_training_settings_and_the_facts_it_is_given(tmp_path):
+    model = _small_vae()
+    history = fit(model, _tiny_data(), epochs=2, batch_size=100, lr=2e-3, schedule="cosine", beta=0.5,
+                  warmup_epochs=1, binarize="dynamic", seed=4, test_x=_tiny_data(50), progress=False)
+    expected = TrainConfig(epochs=2, batch_size=100, lr=2e-3, schedule="cosine", beta=0.5, warmup_epochs=1,
+                           binarize="dynamic", seed=4, train_size=300, test_size=50)
+    assert history.config == expected
+    path = save_checkpoint(model, tmp_path / "vae.pt", history, facts={"script": "x.py", "threads": 1})
+    assert torch.load(path, weights_only=True)["train_config"] == {**asdict(expected), "script": "x.py", "threads": 1}
+    _, loaded = load_checkpoint(path, device="cpu")
+    assert loaded.config == expected and loaded == history  # History says which run it came from
+    with pytest.raises(ValueError, match="overwrite"):
+        save_checkpoint(model, tmp_path / "bad.pt", history, facts={"lr": 1.0})
+    with pytest.raises(FrozenInstanceError):
+        expected.lr = 1.0  # frozen: a run's settings cannot change after the fact
+
+
+def test_a_checkpoint_from_before_training_settings_still_loads_with_a_note(tmp_path):
+    model = _small_vae()
+    history = fit(model, _tiny_data(), epochs=1, batch_size=100, progress=False)
+    old = {"config": {k: v for k, v in asdict(model.config).items() if k != "num_classes"},  # the old layout
+           "state_dict": model.state_dict(), "history": {k: v for k, v in asdict(history).items() if k != "config"}}
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.warns(UserWarning, match="old.pt was saved before checkpoints recorded their training settings"):
+        loaded, loaded_history = load_checkpoint(tmp_path / "old.pt", device="cpu")
+    assert loaded_history.config is None and loaded_history.train_loss == history.train_loss
+    torch.testing.assert_close(loaded.state_dict(), model.state_dict(), rtol=0, atol=0)
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -152,7 +177,7 @@ def test_loading_into_another_shape_names_both_shapes(tmp_path):
         load_checkpoint(path, model=VAE(784, 64, 2))
     with pytest.raises(ValueError, match="does not fit"):
         load_checkpoint(path, model=Autoencoder(784, 64, 20))
-    with pytest.raises(ValueError, match=r"num_layers=1\)\) but .* num_layers=2\)\)"):
+    with pytest.raises(ValueError, match=r"num_layers=1, num_classes=0\)\) but .* num_layers=2, num_classes=0\)\)"):
         load_checkpoint(path, model=VAE(784, 64, 20, num_layers=2))
 
 
@@ -184,8 +209,11 @@ def test_shipped_checkpoints_load():
     for name in shipped:
         model, history = load_pretrained(name, device="cpu")
         assert isinstance(history, History) and history.test_loss[-1] < min(history.test_loss[0], 160)
+        assert history.config is not None and history.config.epochs == len(history.train_loss), name
         if model.config.kind == "vae":  # autoencoders are shipped too (lesson 07); they have no prior to sample
-            assert model.sample(2).shape == (2, model.config.input_dim)
+            assert model.sample(2)[0].shape == (2, model.config.input_dim)
+        elif model.config.kind == "cvae":
+            assert model.sample(torch.tensor([3, 7]))[0].shape == (2, model.config.input_dim)
         else:
             assert model.decode(torch.zeros(2, model.config.latent_dim)).shape == (2, model.config.input_dim)
     with pytest.raises(ValueError, match="available"):
@@ -199,4 +227,4 @@ def test_fit_on_gpu():
                   binarize="dynamic", device="cuda", progress=False)
     assert next(model.parameters()).device.type == "cuda"
     assert all(math.isfinite(v) for v in history.train_loss + history.test_loss)
-    assert model.sample(3).device.type == "cuda"
+    assert model.sample(3)[0].device.type == "cuda"

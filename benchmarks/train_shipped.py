@@ -1,0 +1,106 @@
+"""Train the models shipped with the course; the settings of each are here, and saved in its checkpoint.
+
+Lessons 06, 07, 08 and 09 load these instead of training for minutes. Each checkpoint records the
+TrainConfig that made it (`load_pretrained(name)[1].config`), so this table, the checkpoint and the
+lessons state the same settings. Every run is deterministic on a CPU: --check retrains and confirms
+that the shipped weights are reproduced bit for bit.
+
+    COURSE_DATA_DIR=/path/to/mnist python benchmarks/train_shipped.py                  # all of them
+    COURSE_DATA_DIR=/path/to/mnist python benchmarks/train_shipped.py vae_latent2 --check
+
+(The 784-512-512-50 VAE of lesson 08, vae_binarized.pt, trains for an hour: benchmarks/train_best_vae.py.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from course_utils.data import load_mnist
+from course_utils.models import CVAE, VAE, Autoencoder, init_output_bias
+from course_utils.runtime import seed_everything
+from course_utils.train import CHECKPOINTS, fit, load_checkpoint, save_checkpoint
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shipped model is made: its class and sizes, then fit's settings (seed 0, CPU)."""
+
+    model: type
+    sizes: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    schedule: str = "cosine"
+    binarize: str | None = None  # None: grey-level targets
+    init_output_bias: bool = True  # decoder bias started at the average image
+    labels: bool = False  # train on (image, label) pairs
+
+
+RECIPES = {
+    # Lesson 06's VAEs (grey-level targets) and lesson 07's wider latent space.
+    "vae_latent20": Recipe(VAE, {"latent_dim": 20}, epochs=30),
+    "vae_latent2": Recipe(VAE, {"latent_dim": 2}, epochs=15),
+    "vae_latent50": Recipe(VAE, {"latent_dim": 50}, epochs=10, batch_size=256, lr=3e-3),
+    # Lesson 03's autoencoders with lesson 03's settings, 3 epochs (lesson 07 compares them with the VAEs).
+    "ae_latent2": Recipe(Autoencoder, {"latent_dim": 2}, epochs=3, schedule="constant", init_output_bias=False),
+    "ae_latent20": Recipe(Autoencoder, {"latent_dim": 20}, epochs=3, schedule="constant", init_output_bias=False),
+    # Lesson 09's conditional VAE, on binary images so that log p(x | y) is a log-probability.
+    "cvae_latent20": Recipe(CVAE, {"latent_dim": 20}, epochs=30, binarize="dynamic", labels=True),
+}
+
+
+def train(name: str, out: Path) -> tuple[torch.nn.Module, object]:
+    """Train the shipped model `name` on the CPU, writing its checkpoint (after every epoch) to `out`."""
+    recipe = RECIPES[name]
+    x, y = load_mnist("train")
+    x_test, y_test = load_mnist("test")
+    seed_everything(0)
+    model = recipe.model(**recipe.sizes)
+    if recipe.init_output_bias:
+        init_output_bias(model, x)
+    history = fit(model, x, y if recipe.labels else None, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                  lr=recipe.lr, schedule=recipe.schedule, binarize=recipe.binarize, test_x=x_test,
+                  test_y=y_test if recipe.labels else None, device="cpu", checkpoint_path=out, seed=0,
+                  progress=False)
+    facts = {"script": f"benchmarks/train_shipped.py {name}", "init_output_bias": recipe.init_output_bias}
+    save_checkpoint(model, out, history, facts=facts)  # the last epoch again, now with how it was made
+    return model, history
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help=f"which models (default: all): {', '.join(RECIPES)}")
+    parser.add_argument("--check", action="store_true",
+                        help="retrain into a temporary file and compare with the shipped weights")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    unknown = sorted(set(args.names) - set(RECIPES))
+    if unknown:
+        parser.error(f"no recipe for {unknown}; the shipped models are {', '.join(RECIPES)}")
+    for name in args.names or list(RECIPES):
+        shipped = CHECKPOINTS / f"{name}.pt"
+        out = shipped.with_name(f"{name}.check.pt") if args.check else shipped
+        start = time.perf_counter()
+        model, history = train(name, out)
+        config = history.config
+        print(f"{name}: {config.epochs} epochs, batch {config.batch_size}, lr {config.lr} {config.schedule}, "
+              f"{'grey-level' if config.binarize is None else config.binarize + ' binarized'} targets, "
+              f"{time.perf_counter() - start:.0f} s; final test loss {history.test_loss[-1]:.2f} nats per image "
+              f"(reconstruction {history.test_recon[-1]:.2f} + KL {history.test_kl[-1]:.2f})", flush=True)
+        if args.check:
+            reference, _ = load_checkpoint(shipped, device="cpu")
+            ours, theirs = model.state_dict(), reference.state_dict()
+            same = ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+            out.unlink()
+            print(f"  {'identical to' if same else 'DIFFERENT from'} the shipped {shipped.name}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

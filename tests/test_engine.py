@@ -1,0 +1,203 @@
+"""The training protocol: any model with loss_terms trains with fit; β, warm-up, labels; the CVAE."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
+
+from course_utils.models import CVAE, VAE, ModelConfig, Trainable, build_model
+from course_utils.objectives import LossTerms, kl_weight, negative_elbo
+from course_utils.train import evaluate, fit
+
+
+class IndependentPixels(nn.Module):
+    """A model fit does not know by name: lesson 01's independent Bernoulli pixels, learned by Adam.
+
+    It records the labels it is given, to show what reaches a model.
+    """
+
+    def __init__(self, num_pixels: int, needs_labels: bool = False) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(num_pixels))
+        self.needs_labels = needs_labels
+        self.seen: list[torch.Tensor] = []
+
+    def loss_terms(self, x, y=None, generator=None):
+        if y is not None:
+            self.seen.append(y.clone())
+        nll = nn.functional.binary_cross_entropy_with_logits(self.logits.expand_as(x), x, reduction="none").sum(1)
+        return LossTerms(nll.mean(), torch.zeros(()))
+
+
+def _binary(n, d=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.linspace(0.05, 0.95, d)
+    return torch.bernoulli(probs.expand(n, d), generator=g), probs
+
+
+def test_a_new_model_trains_with_fit_unchanged():
+    x, probs = _binary(2000)
+    model = IndependentPixels(16)
+    assert isinstance(model, Trainable)
+    history = fit(model, x, epochs=200, batch_size=2000, lr=0.1, schedule="cosine", test_x=x, progress=False,
+                  device="cpu")
+    # The maximum-likelihood answer is the pixel means (lesson 01); full-batch Adam with a decaying
+    # step size settles on it.
+    torch.testing.assert_close(torch.sigmoid(model.logits.detach()), x.mean(0), atol=1e-3, rtol=0)
+    assert history.test_kl == [0.0] * 200 and history.test_loss[-1] < history.test_loss[0]
+    assert history.config.train_size == 2000
+
+
+def test_fit_refuses_a_model_without_loss_terms():
+    with pytest.raises(TypeError, match="loss_terms"):
+        fit(nn.Linear(784, 784), torch.rand(10, 784), epochs=1, progress=False)
+
+
+def test_labels_reach_a_model_that_needs_them_in_the_shuffled_order():
+    x, _ = _binary(64, d=4)
+    y = torch.arange(64)  # label i belongs to image i
+    x = torch.cat([x, y[:, None] / 64.0], dim=1)  # the image carries its own index in its last pixel
+    model = IndependentPixels(5, needs_labels=True)
+    fit(model, x, y, epochs=2, batch_size=16, progress=False, device="cpu")
+    seen = torch.cat(model.seen)
+    assert len(seen) == 128 and sorted(seen[:64].tolist()) == list(range(64))  # each label once per epoch
+    assert seen[:64].tolist() != list(range(64))  # shuffled ...
+    model.seen.clear()
+    evaluate(model, x, y, batch_size=10)
+    assert torch.equal(torch.cat(model.seen), y)  # ... and evaluate passes them in order
+    with pytest.raises(ValueError, match="pass train_y"):
+        fit(model, x, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="integer tensor of shape \\(64,\\)"):
+        fit(model, x, y.float(), epochs=1, progress=False)
+
+
+def test_a_model_without_labels_never_sees_them():
+    x, _ = _binary(50, d=4)
+    model = IndependentPixels(4)
+    fit(model, x, torch.arange(50), epochs=1, batch_size=10, progress=False)
+    assert model.seen == []
+
+
+def test_kl_weight_warms_up_linearly_to_beta():
+    assert [kl_weight(s, 2.0, 4) for s in range(7)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert kl_weight(0, 0.3) == 0.3 and kl_weight(10**6, 0.3, 0) == 0.3  # no warm-up: β from the start
+    for bad in [dict(step=-1), dict(step=0, warmup_steps=-2), dict(step=0, beta=-1.0), dict(step=1.5)]:
+        with pytest.raises(ValueError):
+            kl_weight(**{"beta": 1.0, "warmup_steps": 0, **bad})
+
+
+def _recorded_weights(monkeypatch, **fit_kwargs):
+    """The KL weight of every training step fit takes, read off the objective it minimises."""
+    from course_utils import train
+
+    weights, real = [], train.weighted_loss
+
+    def spy(terms, beta=1.0):
+        weights.append(beta)
+        return real(terms, beta)
+
+    monkeypatch.setattr(train, "weighted_loss", spy)
+    torch.manual_seed(0)
+    fit(VAE(784, 16, 2), torch.rand(40, 784), epochs=3, batch_size=10, progress=False, **fit_kwargs)
+    return weights
+
+
+def test_fit_weights_the_kl_by_the_warm_up_schedule(monkeypatch):
+    weights = _recorded_weights(monkeypatch, beta=4.0, warmup_epochs=2)  # 4 steps per epoch, 8 of warm-up
+    assert weights == [4.0 * min(1.0, s / 8) for s in range(12)]
+    assert _recorded_weights(monkeypatch) == [1.0] * 12
+
+
+def test_beta_one_is_todays_objective_exactly():
+    torch.manual_seed(0)
+    model = VAE(784, 32, 3)
+    x = torch.bernoulli(torch.rand(8, 784))  # binary, so torch.distributions.Bernoulli accepts it
+    logits, mu, logvar = model(x, generator=torch.Generator().manual_seed(1))
+    terms = model.loss_terms(x, generator=torch.Generator().manual_seed(1))
+    loss, recon, kl = negative_elbo(logits, x, mu, logvar)
+    assert torch.equal(terms.recon, recon) and torch.equal(terms.kl, kl)
+    assert torch.equal(loss, recon + kl) and torch.equal(negative_elbo(logits, x, mu, logvar, beta=1.0)[0], loss)
+    # Against torch.distributions, independently of the package's formulas:
+    expected_recon = -Independent(Bernoulli(logits=logits), 1).log_prob(x).mean()
+    q, p = Normal(mu, (0.5 * logvar).exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    expected_kl = kl_divergence(q, p).sum(1).mean()
+    torch.testing.assert_close(recon, expected_recon)
+    torch.testing.assert_close(kl, expected_kl)
+    torch.testing.assert_close(negative_elbo(logits, x, mu, logvar, beta=0.25)[0], expected_recon + 0.25 * expected_kl)
+
+
+def test_a_large_beta_drives_the_rate_down():
+    x = torch.bernoulli(torch.rand(600, 784, generator=torch.Generator().manual_seed(0)) * 0.3 + 0.1 *
+                        (torch.arange(600) % 2)[:, None])  # two kinds of image: information worth encoding
+    rates = {}
+    for beta in (0.1, 10.0):
+        torch.manual_seed(0)
+        model = VAE(784, 32, 4)
+        history = fit(model, x, epochs=8, batch_size=50, lr=3e-3, beta=beta, test_x=x, progress=False)
+        rates[beta] = history.test_kl[-1]
+    assert rates[10.0] < rates[0.1] / 2
+
+
+# --- the conditional VAE ---------------------------------------------------------------------------
+
+def test_cvae_shapes_config_and_rebuild():
+    model = CVAE(784, 32, 3, num_layers=2, num_classes=10)
+    assert model.config == ModelConfig("cvae", 784, 32, 3, 2, 10) and build_model(model.config).config == model.config
+    x, y = torch.rand(5, 1, 28, 28), torch.tensor([0, 1, 2, 3, 9])
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == logvar.shape == (5, 3)
+    logits, mu2, _ = model(x, y, generator=torch.Generator().manual_seed(0))
+    assert logits.shape == (5, 784) and torch.equal(mu, mu2)
+    draws, z = model.sample(y, generator=torch.Generator().manual_seed(0))
+    assert draws.shape == (5, 784) and z.shape == (5, 3) and set(draws.unique().tolist()) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="num_classes"):
+        ModelConfig("cvae", 784, 32, 3)
+    with pytest.raises(ValueError, match="num_classes"):
+        ModelConfig("vae", 784, 32, 3, 1, 10)
+
+
+def test_cvae_loss_terms_are_the_conditional_elbo():
+    torch.manual_seed(0)
+    model = CVAE(16, 8, 2, num_classes=3)
+    x, y = torch.bernoulli(torch.rand(6, 16)), torch.tensor([0, 1, 2, 2, 1, 0])
+    terms = model.loss_terms(x, y, generator=torch.Generator().manual_seed(5))
+    mu, logvar = model.encode(x, y)
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(5))
+    expected_recon = -Independent(Bernoulli(logits=model.decode(z, y)), 1).log_prob(x).mean()
+    q, p = Normal(mu, (0.5 * logvar).exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    torch.testing.assert_close(terms.recon, expected_recon)
+    torch.testing.assert_close(terms.kl, kl_divergence(q, p).sum(1).mean())
+    with pytest.raises(ValueError, match="needs the labels"):
+        model.loss_terms(x)
+    for bad in [torch.tensor([0, 1, 2, 3, 1, 0]), torch.tensor([0, 1]), y.float()]:
+        with pytest.raises(ValueError, match="labels"):
+            model.encode(x, bad)
+
+
+def test_conditioning_on_y_changes_the_samples():
+    torch.manual_seed(0)
+    model = CVAE(16, 8, 2, num_classes=3)
+    z = torch.randn(4, 2)
+    by_label = [torch.sigmoid(model.decode(z, torch.full((4,), k))) for k in range(3)]
+    assert not torch.allclose(by_label[0], by_label[1]) and not torch.allclose(by_label[1], by_label[2])
+    # The same z and label give the same pixel probabilities: only y changed above.
+    torch.testing.assert_close(torch.sigmoid(model.decode(z, torch.full((4,), 1))), by_label[1])
+
+
+def test_a_cvae_learns_to_draw_the_digit_it_is_asked_for():
+    # Two "digits": label 0 lights the left half, label 1 the right half. After training, asking for a
+    # label must give its half (a decoder that ignored y could only draw the average of the two).
+    n, d = 800, 16
+    y = torch.arange(n) % 2
+    left = torch.cat([torch.ones(d // 2), torch.zeros(d // 2)])
+    x = torch.where(y[:, None] == 0, left, 1 - left) * 0.9 + 0.05
+    torch.manual_seed(0)
+    model = CVAE(d, 32, 2, num_classes=2)
+    fit(model, x, y, epochs=40, batch_size=100, lr=1e-2, binarize="dynamic", progress=False, device="cpu")
+    z = torch.zeros(2, 2)
+    probs = torch.sigmoid(model.decode(z, torch.tensor([0, 1])))
+    assert (probs[0, : d // 2] > 0.7).all() and (probs[0, d // 2 :] < 0.3).all()
+    assert (probs[1, d // 2 :] > 0.7).all() and (probs[1, : d // 2] < 0.3).all()
+    assert math.isfinite(evaluate(model, x, y)[0])
