@@ -51,17 +51,17 @@ def _torch_mixture(model):
 def test_log_prob_matches_torch_independent_bernoulli(shape):
     x, probs = _data(7)
     expected = Independent(Bernoulli(probs=probs), 1).log_prob(x)
-    torch.testing.assert_close(bernoulli_log_prob(x.reshape(shape), probs), expected)
+    torch.testing.assert_close(bernoulli_log_prob(probs, x.reshape(shape)), expected)
 
 
 def test_grey_target_log_prob_is_expected_log_prob_of_binarized_images():
     x, probs = _data(3, binary=False)
     reference = Independent(Bernoulli(probs=probs, validate_args=False), 1).log_prob(x)  # -BCE for soft targets
-    torch.testing.assert_close(bernoulli_log_prob(x, probs), reference)
+    torch.testing.assert_close(bernoulli_log_prob(probs, x), reference)
     g = torch.Generator().manual_seed(1)
     samples = torch.bernoulli(x.expand(20000, -1, -1), generator=g)  # (S, N, D) dynamic binarizations
     monte_carlo = Independent(Bernoulli(probs=probs), 1).log_prob(samples).mean(0)
-    assert (monte_carlo - bernoulli_log_prob(x, probs)).abs().max() < 0.1
+    assert (monte_carlo - bernoulli_log_prob(probs, x)).abs().max() < 0.1
 
 
 @pytest.mark.parametrize("mask_shape", [(D,), (3, 4), (5, D)])
@@ -72,13 +72,13 @@ def test_masked_log_prob_counts_only_observed_pixels(mask_shape):
     for n in range(5):
         observed = full[n]
         expected = Independent(Bernoulli(probs=probs[observed]), 1).log_prob(x[n, observed])
-        torch.testing.assert_close(bernoulli_log_prob(x, probs, mask)[n], expected)
+        torch.testing.assert_close(bernoulli_log_prob(probs, x, mask)[n], expected)
 
 
 def test_probability_zero_pixel_that_is_on_has_log_prob_minus_infinity():
     probs = torch.tensor([0.0, 0.5, 1.0])
-    assert bernoulli_log_prob(torch.tensor([[0.0, 1.0, 1.0]]), probs).item() == pytest.approx(math.log(0.5))
-    assert bernoulli_log_prob(torch.tensor([[1.0, 1.0, 1.0]]), probs).item() == -math.inf
+    assert bernoulli_log_prob(probs, torch.tensor([[0.0, 1.0, 1.0]])).item() == pytest.approx(math.log(0.5))
+    assert bernoulli_log_prob(probs, torch.tensor([[1.0, 1.0, 1.0]])).item() == -math.inf
 
 
 @pytest.mark.parametrize("binary", [True, False])
@@ -87,10 +87,10 @@ def test_maximum_likelihood_estimate_is_the_pixel_mean_and_maximizes_the_likelih
     probs = fit_bernoulli(x)
     torch.testing.assert_close(probs, x.mean(0))
     g = torch.Generator().manual_seed(3)
-    best = bernoulli_log_prob(x, probs.clamp(1e-6, 1 - 1e-6)).sum()
+    best = bernoulli_log_prob(probs.clamp(1e-6, 1 - 1e-6), x).sum()
     for _ in range(20):
         other = (probs + 0.05 * torch.randn(D, generator=g, dtype=x.dtype)).clamp(1e-3, 1 - 1e-3)
-        assert bernoulli_log_prob(x, other).sum() < best
+        assert bernoulli_log_prob(other, x).sum() < best
 
 
 @pytest.mark.parametrize("smoothing", [1, 3, 10])
@@ -170,7 +170,7 @@ def test_mixture_masked_log_prob_marginalizes_hidden_pixels():
 
 def test_one_component_mixture_is_the_independent_model():
     x, probs = _data(8)
-    torch.testing.assert_close(mixture_log_prob(as_mixture(probs), x), bernoulli_log_prob(x, probs))
+    torch.testing.assert_close(mixture_log_prob(as_mixture(probs), x), bernoulli_log_prob(probs, x))
     observed = torch.arange(D) < 4
     completed = complete_pixels(as_mixture(probs), x, observed)
     torch.testing.assert_close(completed[:, :4], x[:, :4])
@@ -228,7 +228,7 @@ def test_em_mixture_beats_the_independent_model_on_held_out_mnist():
     x_train, x_test = binarize_fixed(x[:2000]), binarize_fixed(x[2000:3000])
     mixture, _ = fit_mixture(x_train, 10, num_iters=10, generator=torch.Generator().manual_seed(8))
     independent = fit_bernoulli(x_train, smoothing=1e-2)
-    assert mixture_log_prob(mixture, x_test).mean() > bernoulli_log_prob(x_test, independent).mean() + 20
+    assert mixture_log_prob(mixture, x_test).mean() > bernoulli_log_prob(independent, x_test).mean() + 20
 
 
 @pytest.mark.parametrize("call, message", [
@@ -236,11 +236,11 @@ def test_em_mixture_beats_the_independent_model_on_held_out_mnist():
     (lambda: fit_bernoulli(torch.full((3, D), 255, dtype=torch.uint8)), "divide by 255"),
     (lambda: fit_bernoulli(torch.zeros(D)), "single image"),
     (lambda: fit_bernoulli(torch.zeros(3, D), smoothing=-1.0), "pseudo-count"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D + 1,), 0.5)), "pixels"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D,), 1.5)), "logits"),
-    (lambda: bernoulli_log_prob(-torch.ones(3, D), torch.full((D,), 0.5)), r"\[0, 1\]"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D,), 0.5), torch.ones(D + 1)), "mask"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D,), 0.5), torch.full((D,), 0.3)), "mask"),
+    (lambda: bernoulli_log_prob(torch.full((D + 1,), 0.5), torch.zeros(3, D)), "pixels"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 1.5), torch.zeros(3, D)), "logits"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 0.5), -torch.ones(3, D)), r"\[0, 1\]"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 0.5), torch.zeros(3, D), torch.ones(D + 1)), "mask"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 0.5), torch.zeros(3, D), torch.full((D,), 0.3)), "mask"),
     (lambda: fit_classifier(torch.zeros(3, D), torch.tensor([0, 1])), "labels"),
     (lambda: fit_classifier(torch.zeros(3, D), torch.tensor([0.0, 1.0, 1.0])), "labels"),
     (lambda: fit_classifier(torch.zeros(3, D), torch.tensor([0, 2, 2])), "no training images"),
