@@ -89,8 +89,8 @@ class GaussianObjective:
         """Exact gradients of E_q[f(z)] w.r.t. (mu, logvar): autograd through the closed form."""
         mu = mu.detach().clone().requires_grad_(True)
         logvar = logvar.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            return torch.autograd.grad(self.expectation(mu, logvar), (mu, logvar))
+        with torch.enable_grad():  # materialize_grads: zeros where the expectation does not depend on one
+            return torch.autograd.grad(self.expectation(mu, logvar), (mu, logvar), materialize_grads=True)
 
 
 def _quadratic(z: torch.Tensor) -> torch.Tensor:
