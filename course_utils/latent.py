@@ -66,7 +66,12 @@ def _check_x(model: LinearGaussian, x: torch.Tensor) -> None:
 
 def sample(model: LinearGaussian, num_samples: int,
            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two-step (ancestral) generation: z ~ p(z), then x ~ p(x | z); returns (x, z)."""
+    """Two-step (ancestral) generation: z ~ p(z), then x ~ p(x | z); returns the draws x and their latents z.
+
+    As every `sample` of the course: draws from the model, (num_samples, data_dim), and the latent
+    variable that made each one, (num_samples, latent_dim).
+    """
+    check_count(num_samples, "num_samples")
     dtype = model.weight.dtype
     z = torch.randn(num_samples, model.latent_dim, generator=generator, dtype=dtype)  # (N, latent_dim)
     noise = torch.randn(num_samples, model.data_dim, generator=generator, dtype=dtype)
