@@ -37,7 +37,7 @@ def flatten_images(x: torch.Tensor, num_pixels: int | None = None, what: str = "
         raise ValueError(f"{what} should hold float pixels in [0, 1], got {kind}; divide by 255 first")
     expected = "(N, D), (N, H, W) or (N, 1, H, W)" if num_pixels is None else f"(N, 1, 28, 28) or (N, {num_pixels})"
     if x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] != 1):
-        raise ValueError(f"{what} has shape {tuple(x.shape)}: expected a batch of one-channel images {expected}; "
+        raise ValueError(f"{what} has shape {tuple(x.shape)}: expected a batch of images with one channel, {expected}; "
                          "a single image needs x.unsqueeze(0)")
     rows = x.flatten(1)  # (N, D)
     if num_pixels is not None and rows.shape[1] != num_pixels:

@@ -16,7 +16,7 @@ def test_flatten_images_gives_the_same_rows_for_every_layout(shape):
 
 @pytest.mark.parametrize("x, num_pixels, message", [
     (torch.zeros(784), 784, "single image needs x.unsqueeze"),
-    (torch.zeros(5, 3, 28, 28), 784, "one-channel"),
+    (torch.zeros(5, 3, 28, 28), 784, "one channel"),
     (torch.zeros(5, 100), 784, "784 pixels"),
     (torch.zeros(5, 784, dtype=torch.uint8), 784, "divide by 255"),
     ([[0.0, 1.0]], None, "divide by 255"),
