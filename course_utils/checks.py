@@ -30,12 +30,13 @@ def check_pixels(x: torch.Tensor, what: str = "x") -> None:
 def flatten_images(x: torch.Tensor, num_pixels: int | None = None, what: str = "x") -> torch.Tensor:
     """A float batch (N, D), (N, H, W) or (N, 1, H, W) as rows (N, D); D must be `num_pixels` if given.
 
-    Checks the dtype and the shape only, not the pixel range (a models' fast path calls it every batch).
+    Checks the dtype and the shape only, not the pixel range (a model's encode calls it on every batch).
     """
     if not torch.is_tensor(x) or not torch.is_floating_point(x):
         kind = f"dtype {x.dtype}" if torch.is_tensor(x) else type(x).__name__
         raise ValueError(f"{what} should hold float pixels in [0, 1], got {kind}; divide by 255 first")
-    expected = "(N, D), (N, H, W) or (N, 1, H, W)" if num_pixels is None else f"(N, 1, 28, 28) or (N, {num_pixels})"
+    expected = ("(N, D), (N, H, W) or (N, 1, H, W)" if num_pixels is None
+                else f"(N, {num_pixels}) or (N, 1, H, W) with H·W = {num_pixels}")
     if x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] != 1):
         raise ValueError(f"{what} has shape {tuple(x.shape)}: expected a batch of images with one channel, {expected}; "
                          "a single image needs x.unsqueeze(0)")
