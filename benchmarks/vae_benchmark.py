@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from course_utils.data import SPLITS, _candidate_folders, _find_split_files, load_mnist
+from course_utils.data import SPLITS, candidate_folders, find_split_files, load_mnist
 from course_utils.models import VAE, init_output_bias
 from course_utils.runtime import get_device
 from course_utils.train import fit
@@ -46,8 +46,8 @@ def torchvision_mnist_root(tmp: Path) -> Path:
     raw = tmp / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for split in SPLITS:
-        folder = next(f for f in _candidate_folders(None) if _find_split_files(f, split))
-        for path in _find_split_files(folder, split):
+        folder = next(f for f in candidate_folders() if find_split_files(f, split))
+        for path in find_split_files(folder, split):
             opener = gzip.open if path.suffix == ".gz" else open
             with opener(path, "rb") as src, open(raw / path.name.removesuffix(".gz"), "wb") as dst:
                 shutil.copyfileobj(src, dst)

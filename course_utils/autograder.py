@@ -131,12 +131,13 @@ def imports_of(zip_path: Path) -> set[str]:
                 for case in suite["cases"]:
                     code = "\n".join(line[4:] for line in case["code"].splitlines()
                                      if line.startswith((">>> ", "... ")))
-                    modules |= _imports(code)
+                    modules |= imports_in(code)
                     modules |= {m.split(".")[0] for m in re.findall(r'H\.reference\("([\w.]+)"\)', code)}
     return modules
 
 
-def _imports(code: str) -> set[str]:
+def imports_in(code: str) -> set[str]:
+    """Third-party top-level modules that `code` imports, also inside the sealed checks it compiles."""
     found = set()
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
@@ -146,7 +147,7 @@ def _imports(code: str) -> set[str]:
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "compile" and node.args:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):  # the embedded sealed checks
-                found |= _imports(first.value)
+                found |= imports_in(first.value)
     return found - set(sys.stdlib_module_names)
 
 

@@ -12,20 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import check_pixels
+from .checks import check_count, check_pixel_probs, flatten_pixels
 
-
-def flatten_pixels(x: torch.Tensor, what: str = "x") -> torch.Tensor:
-    """Images shaped (N, 1, H, W), (N, H, W) or (N, D) as an (N, D) matrix of pixels in [0, 1]."""
-    check_pixels(x, what)
-    if x.dim() == 4 and x.shape[1] != 1:
-        raise ValueError(f"{what} has shape {tuple(x.shape)}: expected one channel, (N, 1, H, W)")
-    if x.dim() not in (2, 3, 4):
-        raise ValueError(
-            f"{what} has shape {tuple(x.shape)}: expected a batch (N, D), (N, H, W) or (N, 1, H, W); "
-            "for a single image use x[None]"
-        )
-    return x.flatten(1)  # (N, D)
+_ORDER = "the model's parameters first and the data second (as in mixture_log_prob(model, x))"
 
 
 def flatten_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -44,16 +33,6 @@ def flatten_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     )
 
 
-def check_probs(probs: torch.Tensor, num_pixels: int, what: str = "probs") -> None:
-    """Raise ValueError unless `probs` is (..., num_pixels) with every entry in [0, 1]."""
-    if not torch.is_tensor(probs) or not torch.is_floating_point(probs):
-        raise ValueError(f"{what} should be a float tensor of pixel probabilities")
-    if probs.shape[-1] != num_pixels:
-        raise ValueError(f"{what} has {probs.shape[-1]} pixels per image but the images have {num_pixels}")
-    if torch.isnan(probs).any() or probs.min() < 0 or probs.max() > 1:
-        raise ValueError(f"{what} must lie in [0, 1]; are these logits? use torch.sigmoid(logits)")
-
-
 def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """Maximum-likelihood pixel probabilities (D,): the pixel means, pulled towards ½ by `smoothing` counts."""
     x = flatten_pixels(x)
@@ -65,10 +44,15 @@ def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     return (x.sum(0) + smoothing) / (len(x) + 2 * smoothing)
 
 
-def bernoulli_log_prob(x: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """log p(x) in nats, one per image (N,); with `mask`, the log-probability of the observed pixels only."""
+def bernoulli_log_prob(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log p(x) in nats, one per image (N,), for pixel probabilities (D,); with `mask`, of the observed pixels only."""
+    if torch.is_tensor(probs) and torch.is_tensor(x) and x.dim() == 1 and probs.dim() >= 2:
+        raise ValueError(
+            f"bernoulli_log_prob got probs of shape {tuple(probs.shape)} and x of shape {tuple(x.shape)}: it takes "
+            f"(probs, x, mask), {_ORDER}; swap the two (or, for a single image, pass x.unsqueeze(0))"
+        )
     x = flatten_pixels(x)
-    check_probs(probs, x.shape[1])
+    check_pixel_probs(probs, x.shape[1])
     # xlogy(0, 0) = 0: a pixel that is never on costs nothing when it is off (and -inf when it is on).
     terms = torch.xlogy(x, probs) + torch.xlogy(1 - x, 1 - probs)  # (N, D)
     if mask is not None:
@@ -77,13 +61,28 @@ def bernoulli_log_prob(x: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor 
 
 
 def sample_bernoulli(probs: torch.Tensor, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """`num_samples` binary images (num_samples, D), every pixel drawn on its own with P(on) = probs."""
-    check_probs(probs, probs.shape[-1])
+    """`num_samples` binary images (num_samples, D) drawn from the model, each pixel on with P = probs (D,).
+
+    Like every `sample` of the course it returns draws from the model; this model has no latent variable,
+    so there is nothing else to return (sample_mixture also returns the component k of each draw).
+    """
+    if not torch.is_tensor(probs) or probs.dim() != 1:
+        raise ValueError(f"probs must be one probability per pixel, shaped (D,); got {getattr(probs, 'shape', probs)}")
+    check_pixel_probs(probs, probs.shape[-1])
+    check_count(num_samples, "num_samples")
     return torch.bernoulli(probs.expand(num_samples, -1), generator=generator)
 
 
-def component_log_probs(x: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """log p(x_obs | k) for every image and every row k of `probs` (K, D): an (N, K) matrix, by matmul."""
+def component_log_probs(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """log p(x_obs | k) for every image (N, D) and every row k of `probs` (K, D): an (N, K) matrix, by matmul.
+
+    Checks shapes only: the callers (class_log_joint, mixture_log_joint, fit_mixture) check the values once.
+    """
+    if probs.dim() != 2 or x.dim() != 2 or probs.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"component_log_probs got probs of shape {tuple(probs.shape)} and x of shape {tuple(x.shape)}: it "
+            f"takes (probs, x, mask), {_ORDER}: probs (K, D), one row per component, and x (N, D), one row per image"
+        )
     # Clamping at the smallest float keeps log 0 finite (about -87 nats in float32) so that 0 · log 0 = 0
     # inside the matrix products below, instead of NaN.
     tiny = torch.finfo(probs.dtype).tiny
@@ -128,8 +127,8 @@ def fit_classifier(
 def class_log_joint(model: BernoulliClassifier, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """log p(x_obs, y = c) for every image and class, (N, C); hidden pixels are summed out."""
     x = flatten_pixels(x)
-    check_probs(model.probs, x.shape[1], "model.probs")
-    return model.log_prior + component_log_probs(x, model.probs, mask)
+    check_pixel_probs(model.probs, x.shape[1], "model.probs")
+    return model.log_prior + component_log_probs(model.probs, x, mask)
 
 
 def class_posterior(model: BernoulliClassifier, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -119,7 +119,8 @@ def _cell_text(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
-def _title(notebook: Path) -> str:
+def notebook_title(notebook: Path) -> str:
+    """The text of the notebook's first '# Title' line (what the README's lesson map shows)."""
     cells = json.loads(notebook.read_text())["cells"]
     for cell in cells:
         if cell["cell_type"] == "markdown":
@@ -159,8 +160,9 @@ def sync_setup_cell(notebook: Path, check: bool) -> bool:
 def lesson_map() -> str:
     """The README's lesson map: one line per lesson and exercise, each with its Colab badge."""
     badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    rows = [(nb.stem[:2], 0, f"[{_title(nb)}](notebooks/{nb.name})", colab_url(nb)) for nb in lesson_notebooks()]
-    rows += [(src.stem[:2], 1, f"Exercise: [{_title(src)}](notebooks/exercises/student/{src.name})",
+    rows = [(nb.stem[:2], 0, f"[{notebook_title(nb)}](notebooks/{nb.name})", colab_url(nb))
+            for nb in lesson_notebooks()]
+    rows += [(src.stem[:2], 1, f"Exercise: [{notebook_title(src)}](notebooks/exercises/student/{src.name})",
               colab_url(STUDENT / src.name)) for src in exercise_sources()]
     lines = [f"| {number} | {text} | {badge}({url}) |" for number, _, text, url in sorted(rows)]
     return "| # | Notebook | Colab |\n|---|---|---|\n" + "\n".join(lines)

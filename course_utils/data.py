@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import check_pixels
 from .runtime import cache_dir
 
 # MD5 and size of the *uncompressed* original IDX files (LeCun, Cortes, Burges).
@@ -52,8 +53,8 @@ def load_mnist(
     if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     looked: list[str] = []
-    for folder in _candidate_folders(root):
-        paths = _find_split_files(folder, split)
+    for folder in candidate_folders(root):
+        paths = find_split_files(folder, split)
         if paths is None:
             looked.append(f"{folder} (no {' / '.join(SPLITS[split])} [.gz])")
             continue
@@ -63,7 +64,7 @@ def load_mnist(
         folder = _download(split, looked) if download else None
         if folder is None:
             raise MNISTNotFoundError(_not_found_message(split, looked, download))
-        images, labels = _load_cached_or_verify(_find_split_files(folder, split))
+        images, labels = _load_cached_or_verify(find_split_files(folder, split))
     # Move as uint8 (4x less to copy), then scale on the device.
     images = images.to(device).unsqueeze(1).float().div_(255.0)  # (N, 1, 28, 28)
     return images, labels.to(device=device, dtype=torch.int64)
@@ -100,19 +101,8 @@ def binarize_fixed(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return (x > threshold).to(x.dtype)
 
 
-def check_pixels(x: torch.Tensor, what: str = "x") -> None:
-    """ValueError unless `x` holds float pixels in [0, 1] (no NaN): the course's images and targets."""
-    if not torch.is_tensor(x) or not torch.is_floating_point(x):
-        kind = f"dtype {x.dtype}" if torch.is_tensor(x) else type(x).__name__
-        raise ValueError(f"{what} should hold float pixels in [0, 1], got {kind}; divide by 255 first")
-    if x.numel() == 0:
-        return
-    lo, hi = x.min().item(), x.max().item()
-    if not (0.0 <= lo and hi <= 1.0):  # a NaN fails both comparisons
-        raise ValueError(f"{what} must hold pixels in [0, 1] but ranges over [{lo:.3g}, {hi:.3g}]")
-
-
-def _candidate_folders(root) -> list[Path]:
+def candidate_folders(root: str | Path | None = None) -> list[Path]:
+    """Where load_mnist looks for the MNIST files, in order: `root`, $COURSE_DATA_DIR, the course cache."""
     folders = []
     if root is not None:
         folders.append(Path(root).expanduser())
@@ -122,8 +112,11 @@ def _candidate_folders(root) -> list[Path]:
     return folders
 
 
-def _find_split_files(folder: Path, split: str) -> tuple[Path, Path] | None:
-    """The split's two files in `folder` (or torchvision's `MNIST/raw` below it), gzipped or not."""
+def find_split_files(folder: Path, split: str) -> tuple[Path, Path] | None:
+    """The split's (images, labels) files in `folder` or its `MNIST/raw` (torchvision's layout), or None.
+
+    Each file may be gzipped or not.
+    """
     for base in (folder, folder / "MNIST" / "raw"):
         found = []
         for name in SPLITS[split]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .data import check_pixels
+from .checks import check_count, check_gaussian, flatten_pixels
 from .info import LOG_2PI
 
 ROWS_PER_CHUNK = 2**15  # (sample, image) pairs decoded at once: 2^15 x 784 floats is about 100 MB
@@ -48,12 +48,10 @@ def iw_log_marginal(
         raise ValueError("give the proposal's spread as exactly one of logvar (diagonal) or scale_tril (full)")
     if mu.dim() != 2:
         raise ValueError(f"mu must be (B, latent_dim), one row per image; got shape {tuple(mu.shape)}")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples (k) must be a positive int, got {num_samples!r}")
+    check_count(num_samples, "num_samples (k)")
     batch, latent_dim = mu.shape
     if logvar is not None:
-        if logvar.shape != mu.shape:
-            raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+        check_gaussian(mu, logvar)
         sigma, log_det = (0.5 * logvar).exp(), 0.5 * logvar.sum(-1)  # log det Σ^{1/2}, (B,)
     else:
         if scale_tril.shape[-2:] != (latent_dim, latent_dim):
@@ -92,9 +90,8 @@ def iw_log_likelihood(
     with the prior p(z) = N(0, I). Images must be binary for a log-probability (grey targets give a
     number, but not the log-probability of anything). k = num_samples; k = 1 is a one-sample ELBO.
     """
-    check_pixels(x, "x")
+    x = flatten_pixels(x)  # (N, D)
     device = next(model.parameters()).device
-    x = x.reshape(len(x), -1)
     was_training = model.training
     model.eval()
     estimates = []

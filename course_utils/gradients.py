@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import check_count, check_gaussian
+
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A sample z = mu + sigma * eps, eps ~ N(0, I), that autograd can differentiate w.r.t. mu and logvar."""
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu has shape {tuple(mu.shape)} but logvar has {tuple(logvar.shape)}; they must match")
+    check_gaussian(mu, logvar)
     sigma = torch.exp(0.5 * logvar)  # sigma = sqrt(exp(logvar)), always positive
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # the only randomness
     return mu + sigma * eps
@@ -27,10 +28,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 
 
 def _check_args(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int) -> None:
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu has shape {tuple(mu.shape)} but logvar has {tuple(logvar.shape)}; they must match")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    check_gaussian(mu, logvar)
+    check_count(num_samples, "num_samples")
 
 
 def _standard_normal(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int,
@@ -90,8 +89,8 @@ class GaussianObjective:
         """Exact gradients of E_q[f(z)] w.r.t. (mu, logvar): autograd through the closed form."""
         mu = mu.detach().clone().requires_grad_(True)
         logvar = logvar.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            return torch.autograd.grad(self.expectation(mu, logvar), (mu, logvar))
+        with torch.enable_grad():  # materialize_grads: zeros where the expectation does not depend on one
+            return torch.autograd.grad(self.expectation(mu, logvar), (mu, logvar), materialize_grads=True)
 
 
 def _quadratic(z: torch.Tensor) -> torch.Tensor:

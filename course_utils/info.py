@@ -14,10 +14,11 @@ from collections.abc import Sequence
 import torch
 from torch.distributions import Distribution
 
+from .checks import check_distribution, check_gaussian
+
 UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}  # multiply nats by this factor
 LOG_2PI = math.log(2.0 * math.pi)
 Probs = torch.Tensor | Sequence[float]  # a probability vector (..., K), or a list of K numbers
-SUM_TOLERANCE = 1e-4  # float32 sums of a few thousand probabilities stay well inside this
 
 
 def in_unit(nats: torch.Tensor, unit: str = "nats") -> torch.Tensor:
@@ -27,29 +28,8 @@ def in_unit(nats: torch.Tensor, unit: str = "nats") -> torch.Tensor:
     return nats * UNITS[unit]
 
 
-def check_probabilities(p: Probs, name: str = "p") -> torch.Tensor:
-    """Return `p` as a float tensor after checking it is a probability vector along its last dim."""
-    p = torch.as_tensor(p)
-    if not p.is_floating_point():
-        p = p.to(torch.get_default_dtype())
-    if p.ndim == 0 or p.shape[-1] == 0:
-        raise ValueError(f"{name} must have at least one outcome along its last dim, got shape {tuple(p.shape)}")
-    if not torch.isfinite(p).all():
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    if (p < 0).any():
-        raise ValueError(f"{name} has negative entries (smallest {p.min().item():.3g}); probabilities are >= 0")
-    sums = p.sum(dim=-1)
-    worst = (sums - 1.0).abs().max().item()
-    if worst > SUM_TOLERANCE:
-        raise ValueError(
-            f"{name} does not sum to one along its last dim (off by up to {worst:.3g}); "
-            "divide by its sum, or use softmax on logits"
-        )
-    return p
-
-
 def _check_pair(p, q) -> tuple[torch.Tensor, torch.Tensor]:
-    p, q = check_probabilities(p, "p"), check_probabilities(q, "q")
+    p, q = check_distribution(p, "p"), check_distribution(q, "q")
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p has {p.shape[-1]} outcomes but q has {q.shape[-1]}; they must be over the same set")
     try:
@@ -62,7 +42,7 @@ def _check_pair(p, q) -> tuple[torch.Tensor, torch.Tensor]:
 
 def entropy(p: Probs, unit: str = "nats") -> torch.Tensor:
     """H(p) = −Σ p log p of a discrete distribution, with 0 log 0 = 0; shape (...) for p of shape (..., K)."""
-    p = check_probabilities(p)
+    p = check_distribution(p)
     # xlogy(0, 0) is exactly 0, the limit of p log p as p -> 0; p * p.log() would give 0 * (-inf) = NaN.
     return in_unit(0.0 - torch.xlogy(p, p).sum(dim=-1), unit)  # 0.0 - x, not -x: a point mass gives 0, not -0
 
@@ -79,18 +59,18 @@ def kl_divergence(p: Probs, q: Probs, unit: str = "nats") -> torch.Tensor:
     return in_unit((torch.xlogy(p, p) - torch.xlogy(p, q)).sum(dim=-1), unit)
 
 
-def _check_normal(mu: torch.Tensor, cov: torch.Tensor, name: str) -> torch.Tensor:
+def _check_normal(mu: torch.Tensor, cov: torch.Tensor, what: str) -> torch.Tensor:
     """Cholesky factor of `cov` after checking shapes; ValueError if cov is not symmetric positive definite."""
     if mu.ndim == 0 or cov.ndim < 2 or cov.shape[-1] != cov.shape[-2] or cov.shape[-1] != mu.shape[-1]:
         raise ValueError(
-            f"{name}: mean has shape {tuple(mu.shape)} and covariance {tuple(cov.shape)}; "
+            f"{what}: mean has shape {tuple(mu.shape)} and covariance {tuple(cov.shape)}; "
             "expected (..., d) and (..., d, d)"
         )
     if not torch.allclose(cov, cov.transpose(-1, -2), rtol=1e-5, atol=1e-6):
-        raise ValueError(f"{name}: covariance is not symmetric")
+        raise ValueError(f"{what}: covariance is not symmetric")
     chol, info = torch.linalg.cholesky_ex(cov)
     if (info != 0).any():
-        raise ValueError(f"{name}: covariance is not positive definite (a variance <= 0 or dependent directions)")
+        raise ValueError(f"{what}: covariance is not positive definite (a variance <= 0 or dependent directions)")
     return chol
 
 
@@ -132,8 +112,7 @@ def kl_normal_diag(
 
 def kl_normal_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) in nats, summed over the last dim: ½Σ(μ² + σ² − log σ² − 1)."""
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu has shape {tuple(mu.shape)} but logvar has {tuple(logvar.shape)}; they must match")
+    check_gaussian(mu, logvar)
     # (..., latent_dim) -> (...): the lecture slide's ½Σ(log σ² + 1/σ² + μ² − 1) is this formula with the
     # variance σ² replaced by the precision 1/σ²; lesson 02 shows it numerically and derives the correct form.
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)

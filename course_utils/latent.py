@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import MultivariateNormal
 
-from .info import kl_normal, kl_normal_standard
-
-LOG_2PI = math.log(2 * math.pi)
+from .checks import check_count, check_gaussian
+from .info import LOG_2PI, kl_normal, kl_normal_standard
 
 
 @dataclass(frozen=True)
@@ -65,15 +64,14 @@ def _check_x(model: LinearGaussian, x: torch.Tensor) -> None:
         raise ValueError(f"x must end in data_dim={model.data_dim}, got shape {tuple(x.shape)}")
 
 
-def _check_q(model: LinearGaussian, mu: torch.Tensor, logvar: torch.Tensor) -> None:
-    if mu.shape != logvar.shape or mu.shape[-1:] != (model.latent_dim,):
-        raise ValueError(f"mu and logvar must both end in latent_dim={model.latent_dim}, "
-                         f"got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-
-
 def sample(model: LinearGaussian, num_samples: int,
            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two-step (ancestral) generation: z ~ p(z), then x ~ p(x | z); returns (x, z)."""
+    """Two-step (ancestral) generation: z ~ p(z), then x ~ p(x | z); returns the draws x and their latents z.
+
+    As every `sample` of the course: draws from the model, (num_samples, data_dim), and the latent
+    variable that made each one, (num_samples, latent_dim).
+    """
+    check_count(num_samples, "num_samples")
     dtype = model.weight.dtype
     z = torch.randn(num_samples, model.latent_dim, generator=generator, dtype=dtype)  # (N, latent_dim)
     noise = torch.randn(num_samples, model.data_dim, generator=generator, dtype=dtype)
@@ -115,7 +113,7 @@ def expected_log_likelihood(model: LinearGaussian, x: torch.Tensor, mu: torch.Te
                             logvar: torch.Tensor) -> torch.Tensor:
     """Reconstruction term E_q[log p(x | z)] for q = N(mu, diag exp(logvar)), in closed form."""
     _check_x(model, x)
-    _check_q(model, mu, logvar)
+    check_gaussian(mu, logvar, latent_dim=model.latent_dim)
     # E||x - W z - b||^2 = ||x - W mu - b||^2 + sum_j sigma_j^2 ||W[:, j]||^2
     squared = (x - mu @ model.weight.T - model.bias).pow(2).sum(-1)
     spread = (logvar.exp() * model.weight.pow(2).sum(0)).sum(-1)
@@ -130,7 +128,7 @@ def elbo(model: LinearGaussian, x: torch.Tensor, mu: torch.Tensor, logvar: torch
 def kl_to_posterior(model: LinearGaussian, x: torch.Tensor, mu: torch.Tensor,
                     logvar: torch.Tensor) -> torch.Tensor:
     """KL(q || p(z | x)) for q = N(mu, diag exp(logvar)) and the exact (full-covariance) posterior."""
-    _check_q(model, mu, logvar)
+    check_gaussian(mu, logvar, latent_dim=model.latent_dim)
     post_mean, post_cov = posterior(model, x)
     return kl_normal(mu, torch.diag_embed(logvar.exp()), post_mean, post_cov)
 
@@ -139,8 +137,7 @@ def naive_log_marginal(model: LinearGaussian, x: torch.Tensor, num_samples: int,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """Monte Carlo log p(x) ~= log (1/S) sum_s p(x | z_s), z_s ~ p(z): unbiased for p(x), not for log p(x)."""
     _check_x(model, x)
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    check_count(num_samples, "num_samples")
     z = torch.randn(num_samples, *x.shape[:-1], model.latent_dim, generator=generator, dtype=model.weight.dtype)
     log_px_given_z = log_likelihood(model, x, z)  # (S, ...)
     # p(x | z) underflows to 0 for most prior samples, so average in log space with logsumexp.

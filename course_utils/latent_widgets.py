@@ -2,7 +2,8 @@
 
 Each view lays out a figure once (`widget_canvas.Canvas`); a control change only decodes a few codes,
 pastes them, marks points on the maps and sends one PNG: no figure is rebuilt per event. The numbers
-each update computed are kept in `view.state`, so tests check them without a browser.
+each update computed are kept in `view.state`, so tests check them without a browser. Views that draw at
+random take a `torch.Generator` (None: PyTorch's global generator), like every sampler of the course.
 
 Derived in notebooks/07_latent_space.ipynb.
 """
@@ -56,7 +57,8 @@ def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], la
 
 
 def interpolation_view(models: dict[str, nn.Module], x: torch.Tensor, methods: tuple[str, ...] = ls.METHODS,
-                       num_steps: int = 9, pair: tuple[int, int] = (0, 1), seed: int = 0) -> LatentView:
+                       num_steps: int = 9, pair: tuple[int, int] = (0, 1),
+                       generator: torch.Generator | None = None) -> LatentView:
     """Pick two images (or a random pair); an alpha slider walks between their codes, one row per model x method."""
     rows = [(name, method) for name in models for method in methods]
     fig = figure(9.6, 1.15 * len(rows) + 0.2)
@@ -68,7 +70,6 @@ def interpolation_view(models: dict[str, nn.Module], x: torch.Tensor, methods: t
         slot(strips[-1], f"{name}, {method}: {num_steps} steps from the first code to the second", num_steps)
         slot(slots[-1], "at α")
     canvas, state = Canvas(fig), {}
-    generator = torch.Generator().manual_seed(seed)
 
     def update(c) -> str:
         alpha = c["alpha"].value
@@ -138,7 +139,7 @@ def traversal_view(model: nn.Module, x: torch.Tensor, order: list[int], kl: torc
 
 
 def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_draws: int = 8, index: int = 0,
-                   seed: int = 0) -> LatentView:
+                   generator: torch.Generator | None = None) -> LatentView:
     """Pick a test image: its q(z|x) 2-sigma ellipse and draws on the 2-D map, and the draws decoded."""
     mu, logvar = ls.encode_posterior(model, x)
     fig = figure(9.6, 3.4)
@@ -151,7 +152,6 @@ def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_
     for k, ax in enumerate(draws_axes):
         slot(ax, "x" if k == 0 else f"draw {k}")
     canvas, state = Canvas(fig), {}
-    generator = torch.Generator().manual_seed(seed)
 
     def update(c) -> str:
         i = c["index"].value
@@ -173,7 +173,8 @@ def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_
     return assemble(controls, canvas, update, "course-posterior", state)
 
 
-def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8, seed: int = 0) -> LatentView:
+def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8,
+                  generator: torch.Generator | None = None) -> LatentView:
     """A temperature slider for prior samples z = T * eps; under each sample, its nearest training image."""
     fig = figure(9.6, 2.6)
     grid = fig.add_gridspec(2, 1, hspace=0.35)
@@ -181,7 +182,6 @@ def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8,
     slot(top, "samples: sigmoid(decode(z)), z = T·ε, ε ~ N(0, I)", num_samples)
     slot(bottom, "the nearest training image of each (Euclidean distance in pixel space)", num_samples)
     canvas, state = Canvas(fig), {}
-    generator = torch.Generator().manual_seed(seed)
     eps = {"value": torch.randn(num_samples, model.config.latent_dim, generator=generator)}
     train_flat = train_x.flatten(1).float().cpu()
     train_sq = train_flat.pow(2).sum(1)  # computed once: each event only needs one matrix product

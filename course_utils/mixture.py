@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .bernoulli import check_probs, component_log_probs, flatten_mask, flatten_pixels
+from .bernoulli import component_log_probs, flatten_mask
+from .checks import check_count, check_pixel_probs, flatten_pixels
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,10 @@ def as_mixture(probs: torch.Tensor) -> BernoulliMixture:
 def mixture_log_joint(model: BernoulliMixture, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """log p(x_obs, k) = log π_k + log p(x_obs | k) for every image and component, (N, K)."""
     x = flatten_pixels(x)
-    check_probs(model.probs, x.shape[1], "model.probs")
+    check_pixel_probs(model.probs, x.shape[1], "model.probs")
     if model.log_weights.shape != model.probs.shape[:1]:
         raise ValueError(f"model has {model.log_weights.shape} weights for {model.probs.shape[0]} components")
-    return model.log_weights + component_log_probs(x, model.probs, mask)
+    return model.log_weights + component_log_probs(model.probs, x, mask)
 
 
 def mixture_log_prob(model: BernoulliMixture, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -77,7 +78,7 @@ def fit_mixture(
     objective = []
     for step in range(num_iters + 1):
         # E-step: responsibilities r_nk = p(k | x_n), computed in log space.
-        log_joint = model.log_weights + component_log_probs(x, model.probs)  # (N, K)
+        log_joint = model.log_weights + component_log_probs(model.probs, x)  # (N, K)
         log_px = log_joint.logsumexp(-1, keepdim=True)  # (N, 1)
         prior = smoothing * (model.probs.log() + (1 - model.probs).log()).sum() if smoothing > 0 else 0.0
         objective.append(float((log_px.sum() + prior) / n))
@@ -94,7 +95,12 @@ def fit_mixture(
 def sample_mixture(
     model: BernoulliMixture, num_samples: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ancestral sampling: k ~ π, then x ~ Bernoulli(p_k); returns images (num_samples, D) and components."""
+    """Ancestral sampling: k ~ π, then x ~ Bernoulli(p_k); returns the draws (x, k), images (num_samples, D).
+
+    As every `sample` of the course: draws from the model, and the latent variable that made each one
+    (here the component k, (num_samples,)).
+    """
+    check_count(num_samples, "num_samples")
     k = torch.multinomial(model.log_weights.exp(), num_samples, replacement=True, generator=generator)
     return torch.bernoulli(model.probs[k], generator=generator), k
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import flatten_images
 from .gradients import reparameterize
 from .objectives import LossTerms, bernoulli_nll, gaussian_vae_terms
 
@@ -57,18 +58,6 @@ class ModelConfig:
         if not isinstance(self.num_classes, int) or (self.num_classes < 2) != (self.kind != "cvae"):
             raise ValueError(f"num_classes must be an int >= 2 for a cvae and 0 otherwise, got "
                              f"{self.num_classes!r} for kind {self.kind!r}")
-
-
-def flatten_images(x: torch.Tensor, input_dim: int) -> torch.Tensor:
-    """Images (B, 1, 28, 28), (B, 28, 28) or (B, 784) as rows (B, input_dim); ValueError otherwise."""
-    if not torch.is_floating_point(x):
-        raise ValueError(f"expected float pixels in [0, 1], got dtype {x.dtype}; divide by 255 first")
-    if x.dim() < 2 or x[0].numel() != input_dim:
-        raise ValueError(
-            f"expected a batch of images with {input_dim} pixels each, shaped (B, 1, 28, 28) or "
-            f"(B, {input_dim}); got shape {tuple(x.shape)} (a single image needs x.unsqueeze(0))"
-        )
-    return x.reshape(x.shape[0], input_dim)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .data import check_pixels
+from .checks import check_gaussian, match_targets
 from .info import kl_normal_standard
 
 
@@ -31,7 +31,7 @@ class LossTerms(NamedTuple):
 
 def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x | logits) = Σ_pixels [x log σ(l) + (1 − x) log(1 − σ(l))] in nats, one value per image (B,)."""
-    x = _check_targets(logits, x)
+    x = match_targets(logits, x)
     return -bernoulli_nll(logits, x)
 
 
@@ -55,12 +55,8 @@ def negative_elbo(
     logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(recon + β·KL, reconstruction, KL), each the batch mean in nats per image; β = 1 gives the −ELBO."""
-    x = _check_targets(logits, x)
-    if mu.shape != logvar.shape or mu.shape[0] != logits.shape[0]:
-        raise ValueError(
-            f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must both be (B, latent_dim) "
-            f"with B = {logits.shape[0]} images, as returned by model.encode(x)"
-        )
+    x = match_targets(logits, x)
+    check_gaussian(mu, logvar, rows=len(logits))
     recon, kl = gaussian_vae_terms(logits, x, mu, logvar)
     return weighted_loss(LossTerms(recon, kl), beta), recon, kl
 
@@ -92,16 +88,3 @@ def kl_weight(step: int, beta: float = 1.0, warmup_steps: int = 0) -> float:
     if warmup_steps == 0:
         return float(beta)
     return float(beta) * min(1.0, step / warmup_steps)
-
-
-def _check_targets(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Targets x reshaped like `logits` (B, D); ValueError for a wrong shape or pixels outside [0, 1]."""
-    if logits.dim() != 2:
-        raise ValueError(f"logits must be (B, input_dim) as returned by decode(z), got {tuple(logits.shape)}")
-    if x.shape[0] != logits.shape[0] or x[0].numel() != logits.shape[1]:
-        raise ValueError(
-            f"targets x of shape {tuple(x.shape)} do not match logits {tuple(logits.shape)}: "
-            "pass the same images the model encoded, (B, 1, 28, 28) or (B, 784)"
-        )
-    check_pixels(x, "targets x")
-    return x.reshape(logits.shape)

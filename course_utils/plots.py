@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from .checks import flatten_images
 from .runtime import figures_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -41,17 +42,14 @@ def show_images(
 ) -> plt.Figure:
     """A grid of images in [0, 1], shaped (N, 784), (N, 28, 28) or (N, 1, 28, 28); saved if `name`."""
     images = torch.as_tensor(images).detach().float().cpu()
-    if images.dim() == 2:
-        side = int(round(images.shape[1] ** 0.5))
-        if side * side != images.shape[1]:
-            raise ValueError(f"cannot reshape {images.shape[1]} pixels into a square image")
-        images = images.view(-1, side, side)
-    if images.dim() == 4:
-        if images.shape[1] != 1:
-            raise ValueError(f"expected one channel, got shape {tuple(images.shape)}")
-        images = images[:, 0]
-    if images.dim() != 3 or len(images) == 0:
-        raise ValueError(f"expected a non-empty batch of images, got shape {tuple(images.shape)}")
+    rows = flatten_images(images, what="images")  # (N, D)
+    if len(rows) == 0:
+        raise ValueError("no images to show: pass a non-empty batch")
+    side = int(round(rows.shape[1] ** 0.5))
+    if images.dim() == 2 and side * side != rows.shape[1]:
+        raise ValueError(f"cannot reshape {rows.shape[1]} pixels into a square image; pass images as (N, H, W)")
+    height, width = images.shape[-2:] if images.dim() > 2 else (side, side)
+    images = rows.view(-1, height, width)  # (N, H, W)
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"{len(labels)} labels for {len(images)} images")
     ncol = min(nrow, len(images))

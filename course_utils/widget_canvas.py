@@ -37,7 +37,7 @@ class Canvas:
     def reset(self) -> None:
         np.copyto(self.frame, self.background)
 
-    def _box(self, ax) -> tuple[int, int, int, int]:
+    def box(self, ax) -> tuple[int, int, int, int]:
         """(row0, row1, col0, col1) of an axes in the pixel array (rows count from the top)."""
         height = self.background.shape[0]
         b = ax.bbox
@@ -45,7 +45,7 @@ class Canvas:
 
     def paste(self, ax, image: torch.Tensor) -> None:
         """Draw a grey image (h, w) in [0, 1] over the whole axes box (nearest-neighbour scaling)."""
-        r0, r1, c0, c1 = self._box(ax)
+        r0, r1, c0, c1 = self.box(ax)
         pixels = (image.clamp(0, 1) * 255).to(torch.uint8).numpy()
         rows = np.arange(r1 - r0) * pixels.shape[0] // (r1 - r0)
         cols = np.arange(c1 - c0) * pixels.shape[1] // (c1 - c0)
@@ -53,7 +53,7 @@ class Canvas:
 
     def mark(self, ax, points: torch.Tensor, color: tuple[int, int, int], radius: int = 6, width: int = 1) -> None:
         """A '+' of half-size `radius` at each data point (N, 2) of a map, clipped to the axes."""
-        r0, r1, c0, c1 = self._box(ax)
+        r0, r1, c0, c1 = self.box(ax)
         height = self.background.shape[0]
         for x, y in ax.transData.transform(np.asarray(points, dtype=float).reshape(-1, 2)):
             col, row = int(round(x)), height - int(round(y))

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import info
+from .checks import check_distribution
 
 KINDS = ("bernoulli", "categorical", "gaussian")
 
@@ -48,7 +49,7 @@ def format_value(value: float) -> str:
 
 def divergence_table(p: info.Probs, q: info.Probs, unit: str = "nats") -> DivergenceTable:
     """The four quantities for two discrete distributions over the same K outcomes."""
-    p, q = info.check_probabilities(p, "p"), info.check_probabilities(q, "q")
+    p, q = check_distribution(p, "p"), check_distribution(q, "q")
     if p.ndim != 1 or q.ndim != 1:
         raise ValueError(f"p and q must be single distributions (1-D), got shapes {tuple(p.shape)}, {tuple(q.shape)}")
     return DivergenceTable(

@@ -8,12 +8,15 @@ from torch.distributions import Bernoulli, Categorical, Independent, MixtureSame
 
 from course_utils import binarize_fixed, load_mnist
 from course_utils.bernoulli import (
+    BernoulliClassifier,
     bernoulli_log_prob,
     class_log_joint,
     class_posterior,
     classify,
+    component_log_probs,
     fit_bernoulli,
     fit_classifier,
+    flatten_mask,
     sample_bernoulli,
 )
 from course_utils.mixture import (
@@ -21,6 +24,7 @@ from course_utils.mixture import (
     as_mixture,
     complete_pixels,
     fit_mixture,
+    mixture_log_joint,
     mixture_log_prob,
     responsibilities,
     sample_mixture,
@@ -51,17 +55,17 @@ def _torch_mixture(model):
 def test_log_prob_matches_torch_independent_bernoulli(shape):
     x, probs = _data(7)
     expected = Independent(Bernoulli(probs=probs), 1).log_prob(x)
-    torch.testing.assert_close(bernoulli_log_prob(x.reshape(shape), probs), expected)
+    torch.testing.assert_close(bernoulli_log_prob(probs, x.reshape(shape)), expected)
 
 
 def test_grey_target_log_prob_is_expected_log_prob_of_binarized_images():
     x, probs = _data(3, binary=False)
     reference = Independent(Bernoulli(probs=probs, validate_args=False), 1).log_prob(x)  # -BCE for soft targets
-    torch.testing.assert_close(bernoulli_log_prob(x, probs), reference)
+    torch.testing.assert_close(bernoulli_log_prob(probs, x), reference)
     g = torch.Generator().manual_seed(1)
     samples = torch.bernoulli(x.expand(20000, -1, -1), generator=g)  # (S, N, D) dynamic binarizations
     monte_carlo = Independent(Bernoulli(probs=probs), 1).log_prob(samples).mean(0)
-    assert (monte_carlo - bernoulli_log_prob(x, probs)).abs().max() < 0.1
+    assert (monte_carlo - bernoulli_log_prob(probs, x)).abs().max() < 0.1
 
 
 @pytest.mark.parametrize("mask_shape", [(D,), (3, 4), (5, D)])
@@ -72,13 +76,13 @@ def test_masked_log_prob_counts_only_observed_pixels(mask_shape):
     for n in range(5):
         observed = full[n]
         expected = Independent(Bernoulli(probs=probs[observed]), 1).log_prob(x[n, observed])
-        torch.testing.assert_close(bernoulli_log_prob(x, probs, mask)[n], expected)
+        torch.testing.assert_close(bernoulli_log_prob(probs, x, mask)[n], expected)
 
 
 def test_probability_zero_pixel_that_is_on_has_log_prob_minus_infinity():
     probs = torch.tensor([0.0, 0.5, 1.0])
-    assert bernoulli_log_prob(torch.tensor([[0.0, 1.0, 1.0]]), probs).item() == pytest.approx(math.log(0.5))
-    assert bernoulli_log_prob(torch.tensor([[1.0, 1.0, 1.0]]), probs).item() == -math.inf
+    assert bernoulli_log_prob(probs, torch.tensor([[0.0, 1.0, 1.0]])).item() == pytest.approx(math.log(0.5))
+    assert bernoulli_log_prob(probs, torch.tensor([[1.0, 1.0, 1.0]])).item() == -math.inf
 
 
 @pytest.mark.parametrize("binary", [True, False])
@@ -87,10 +91,10 @@ def test_maximum_likelihood_estimate_is_the_pixel_mean_and_maximizes_the_likelih
     probs = fit_bernoulli(x)
     torch.testing.assert_close(probs, x.mean(0))
     g = torch.Generator().manual_seed(3)
-    best = bernoulli_log_prob(x, probs.clamp(1e-6, 1 - 1e-6)).sum()
+    best = bernoulli_log_prob(probs.clamp(1e-6, 1 - 1e-6), x).sum()
     for _ in range(20):
         other = (probs + 0.05 * torch.randn(D, generator=g, dtype=x.dtype)).clamp(1e-3, 1 - 1e-3)
-        assert bernoulli_log_prob(x, other).sum() < best
+        assert bernoulli_log_prob(other, x).sum() < best
 
 
 @pytest.mark.parametrize("smoothing", [1, 3, 10])
@@ -170,7 +174,7 @@ def test_mixture_masked_log_prob_marginalizes_hidden_pixels():
 
 def test_one_component_mixture_is_the_independent_model():
     x, probs = _data(8)
-    torch.testing.assert_close(mixture_log_prob(as_mixture(probs), x), bernoulli_log_prob(x, probs))
+    torch.testing.assert_close(mixture_log_prob(as_mixture(probs), x), bernoulli_log_prob(probs, x))
     observed = torch.arange(D) < 4
     completed = complete_pixels(as_mixture(probs), x, observed)
     torch.testing.assert_close(completed[:, :4], x[:, :4])
@@ -228,7 +232,7 @@ def test_em_mixture_beats_the_independent_model_on_held_out_mnist():
     x_train, x_test = binarize_fixed(x[:2000]), binarize_fixed(x[2000:3000])
     mixture, _ = fit_mixture(x_train, 10, num_iters=10, generator=torch.Generator().manual_seed(8))
     independent = fit_bernoulli(x_train, smoothing=1e-2)
-    assert mixture_log_prob(mixture, x_test).mean() > bernoulli_log_prob(x_test, independent).mean() + 20
+    assert mixture_log_prob(mixture, x_test).mean() > bernoulli_log_prob(independent, x_test).mean() + 20
 
 
 @pytest.mark.parametrize("call, message", [
@@ -236,11 +240,11 @@ def test_em_mixture_beats_the_independent_model_on_held_out_mnist():
     (lambda: fit_bernoulli(torch.full((3, D), 255, dtype=torch.uint8)), "divide by 255"),
     (lambda: fit_bernoulli(torch.zeros(D)), "single image"),
     (lambda: fit_bernoulli(torch.zeros(3, D), smoothing=-1.0), "pseudo-count"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D + 1,), 0.5)), "pixels"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D,), 1.5)), "logits"),
-    (lambda: bernoulli_log_prob(-torch.ones(3, D), torch.full((D,), 0.5)), r"\[0, 1\]"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D,), 0.5), torch.ones(D + 1)), "mask"),
-    (lambda: bernoulli_log_prob(torch.zeros(3, D), torch.full((D,), 0.5), torch.full((D,), 0.3)), "mask"),
+    (lambda: bernoulli_log_prob(torch.full((D + 1,), 0.5), torch.zeros(3, D)), "pixels"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 1.5), torch.zeros(3, D)), "logits"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 0.5), -torch.ones(3, D)), r"\[0, 1\]"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 0.5), torch.zeros(3, D), torch.ones(D + 1)), "mask"),
+    (lambda: bernoulli_log_prob(torch.full((D,), 0.5), torch.zeros(3, D), torch.full((D,), 0.3)), "mask"),
     (lambda: fit_classifier(torch.zeros(3, D), torch.tensor([0, 1])), "labels"),
     (lambda: fit_classifier(torch.zeros(3, D), torch.tensor([0.0, 1.0, 1.0])), "labels"),
     (lambda: fit_classifier(torch.zeros(3, D), torch.tensor([0, 2, 2])), "no training images"),
@@ -252,3 +256,71 @@ def test_em_mixture_beats_the_independent_model_on_held_out_mnist():
 def test_bad_inputs_raise_value_errors_that_say_what_is_wrong(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_component_log_probs_is_each_components_log_prob_by_torch():
+    x, _ = _data(9)
+    model = _mixture(4)
+    expected = Independent(Bernoulli(probs=model.probs), 1).log_prob(x[:, None, :])  # (N, K)
+    torch.testing.assert_close(component_log_probs(model.probs, x), expected)
+    mask = torch.arange(D) % 3 > 0
+    visible = Independent(Bernoulli(probs=model.probs[:, mask]), 1).log_prob(x[:, None, mask])
+    torch.testing.assert_close(component_log_probs(model.probs, x, mask), visible)
+
+
+def test_mixture_log_joint_adds_the_log_weights_to_torchs_component_log_probs():
+    x, _ = _data(9)
+    model = _mixture(4)
+    expected = model.log_weights + Independent(Bernoulli(probs=model.probs), 1).log_prob(x[:, None, :])
+    torch.testing.assert_close(mixture_log_joint(model, x), expected)
+    with pytest.raises(ValueError, match="weights for 4 components"):
+        mixture_log_joint(BernoulliMixture(model.log_weights[:3], model.probs), x)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, probs: bernoulli_log_prob(x, probs),  # images (N, D) first, probs (D,) second
+    lambda x, probs: bernoulli_log_prob(x.reshape(len(x), 3, 4), probs),
+    lambda x, probs: component_log_probs(probs[None], x[0]),
+    lambda x, probs: component_log_probs(x.reshape(len(x), 3, 4), probs[None]),
+])
+def test_the_old_argument_order_is_refused_with_the_new_one_named(call):
+    x, probs = _data(5)
+    with pytest.raises(ValueError, match=r"\(probs, x, mask\), the model's parameters first"):
+        call(x, probs)
+
+
+def test_flatten_mask_accepts_one_mask_or_one_per_image():
+    x = torch.zeros(2, D)
+    one = torch.arange(D).reshape(3, 4) % 2
+    assert torch.equal(flatten_mask(one, x), (torch.arange(D) % 2).bool())  # (D,), shared by every image
+    per_image = torch.rand(2, D, generator=torch.Generator().manual_seed(0)) > 0.5
+    assert torch.equal(flatten_mask(per_image.float(), x), per_image)  # (N, D)
+    with pytest.raises(ValueError, match="one mask of 12 pixels"):
+        flatten_mask(torch.ones(3, D), x)
+    with pytest.raises(ValueError, match="0s and 1s"):
+        flatten_mask(torch.full((D,), 0.5), x)
+
+
+def test_a_classifier_built_by_hand_classifies_by_bayes_rule():
+    probs = torch.tensor([[0.9, 0.9, 0.1], [0.1, 0.1, 0.9]], dtype=torch.float64)
+    model = BernoulliClassifier(probs=probs, log_prior=torch.tensor([0.5, 0.5], dtype=torch.float64).log())
+    x = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
+    # p(x | c) by hand, with equal priors: image 0 is 0.9³ under class 0 and 0.1³ under class 1;
+    # image 2 is 0.9·0.1·0.1 = 0.009 under class 0 and 0.1·0.9·0.9 = 0.081 under class 1.
+    posterior = class_posterior(model, x)
+    expected = torch.tensor([[0.9**3, 0.1**3], [0.009, 0.081]], dtype=torch.float64)
+    torch.testing.assert_close(posterior[[0, 2]], expected / expected.sum(-1, keepdim=True))
+    assert classify(model, x).tolist() == [0, 1, 1]
+    assert isinstance(fit_classifier(x, torch.tensor([0, 1, 1])), BernoulliClassifier)
+
+
+def test_sampling_returns_draws_and_checks_its_arguments():
+    probs = torch.tensor([0.0, 1.0, 0.5])
+    draws = sample_bernoulli(probs, 4, torch.Generator().manual_seed(0))
+    assert draws.shape == (4, 3) and (draws[:, 0] == 0).all() and (draws[:, 1] == 1).all()
+    x, k = sample_mixture(_mixture(), 5, torch.Generator().manual_seed(0))
+    assert x.shape == (5, D) and k.shape == (5,)
+    with pytest.raises(ValueError, match="num_samples must be a positive int"):
+        sample_bernoulli(probs, 0)
+    with pytest.raises(ValueError, match=r"shaped \(D,\)"):
+        sample_bernoulli(probs[None], 2)

@@ -192,3 +192,22 @@ def test_load_onto_a_device():
     if torch.cuda.is_available():
         images, labels = load_mnist("test", device="cuda")
         assert images.is_cuda and labels.is_cuda
+
+
+@needs_data
+def test_load_mnist_looks_in_root_then_the_environment_then_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "env"))
+    assert data.candidate_folders(tmp_path / "root") == [tmp_path / "root", tmp_path / "env",
+                                                         tmp_path / "cache" / "mnist"]
+    monkeypatch.delenv("COURSE_DATA_DIR")
+    assert data.candidate_folders() == [tmp_path / "cache" / "mnist"]
+    folder = _copy(tmp_path, gzipped=True)
+    images, labels = (folder / f"{name}.gz" for name in data.SPLITS["test"])
+    assert data.find_split_files(folder, "test") == (images, labels)
+    assert data.find_split_files(folder, "train") is None
+    raw = tmp_path / "tv" / "MNIST" / "raw"  # torchvision's layout, uncompressed
+    raw.mkdir(parents=True)
+    for name in data.SPLITS["test"]:
+        (raw / name).write_bytes(b"")
+    assert data.find_split_files(tmp_path / "tv", "test") == tuple(raw / name for name in data.SPLITS["test"])

@@ -402,7 +402,7 @@ def _closure(requirements: list[str]) -> set[str]:
 def _notebook_imports(path: Path) -> set[str]:
     code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
-    return autograder._imports(code)
+    return autograder.imports_in(code)
 
 
 def test_student_notebooks_read_their_tests_from_the_package():

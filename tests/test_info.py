@@ -180,3 +180,11 @@ def test_bad_units_and_gaussians_raise():
         info.kl_normal_diag(torch.zeros(3), torch.zeros(3), torch.zeros(2), torch.zeros(3))
     with pytest.raises(ValueError, match="sigma must be > 0"):
         info.normal_entropy(0.0)
+
+
+def test_in_unit_converts_nats_to_bits_and_refuses_other_units():
+    nats = torch.tensor([0.0, math.log(2.0), math.log(8.0)])
+    torch.testing.assert_close(info.in_unit(nats, "bits"), torch.tensor([0.0, 1.0, 3.0]))
+    assert torch.equal(info.in_unit(nats, "nats"), nats)
+    with pytest.raises(ValueError, match="'nats' or 'bits'"):
+        info.in_unit(nats, "bans")

@@ -154,3 +154,24 @@ def test_bad_inputs_raise_value_errors():
         LinearGaussian(model.weight, model.bias, 0.0)
     with pytest.raises(ValueError, match="num_samples"):
         naive_log_marginal(model, x, 0)
+
+
+def test_log_noise_var_is_the_log_and_carries_the_gradient_of_a_learned_noise():
+    model, _, _ = model_and_data(3, 2)
+    assert model.log_noise_var().item() == pytest.approx(math.log(0.3))
+    noise_var = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(LinearGaussian(model.weight, model.bias, noise_var).log_noise_var(), noise_var)
+    assert grad.item() == pytest.approx(2.0)  # d log v / dv = 1 / v
+
+
+def test_sample_returns_draws_and_the_latents_that_made_them():
+    model, _, g = model_and_data(3, 2)
+    num_samples = 200_000
+    x, z = sample(model, num_samples, generator=g)
+    assert x.shape == (num_samples, 3) and z.shape == (num_samples, 2)
+    # z ~ N(0, I) and x - (W z + b) ~ N(0, noise_var I): means within 6 standard errors (failure < 1e-7),
+    # variances within 6 standard errors of a Gaussian's sample variance, sqrt(2 / n) * variance.
+    residual = x - z @ model.weight.T - model.bias
+    for values, variance in ((z, 1.0), (residual, 0.3)):
+        assert (values.mean(0).abs() < 6 * math.sqrt(variance / num_samples)).all()
+        assert ((values.var(0) - variance).abs() < 6 * math.sqrt(2 / num_samples) * variance).all()

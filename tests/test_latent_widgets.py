@@ -45,7 +45,7 @@ def test_canvas_pastes_into_the_axes_box_and_marks_points():
     plane.set_ylim(0, 1)
     canvas = wc.Canvas(fig)
     canvas.paste(slot, torch.ones(28, 28))
-    r0, r1, c0, c1 = canvas._box(slot)
+    r0, r1, c0, c1 = canvas.box(slot)
     assert (canvas.frame[r0:r1, c0:c1] == 255).all() and r1 - r0 > 10
     canvas.mark(plane, torch.tensor([[0.5, 0.5]]), wc.RED, radius=3)
     col, row = plane.transData.transform((0.5, 0.5))
@@ -142,3 +142,33 @@ def test_views_are_ipywidgets_with_one_image():
     assert isinstance(view.widget, ipywidgets.VBox) and isinstance(view.image, ipywidgets.Image)
     view.controls["s"].value = 0.5
     assert view.readout.value == "0.5"
+
+
+def test_views_draw_their_randomness_from_the_generator_they_are_given(data):
+    views = [lw.posterior_view(data["vae2"], data["x"], data["labels"], generator=torch.Generator().manual_seed(4))
+             for _ in range(2)]
+    assert torch.equal(views[0].state["z"], views[1].state["z"])  # the same generator state, the same draws
+    mu, logvar = ls.encode_posterior(data["vae2"], data["x"][:1])
+    eps = torch.randn(7, 2, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(views[0].state["z"], mu + (0.5 * logvar).exp() * eps)  # z = mu + sigma * eps
+    sampling = lw.sampling_view(data["vae5"], data["x"], num_samples=4, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(sampling.state["z"], torch.randn(4, 5, generator=torch.Generator().manual_seed(5)))
+    view = lw.interpolation_view({"VAE": data["vae5"]}, data["x"], generator=torch.Generator().manual_seed(6))
+    view.controls["random pair"].click()
+    expected = torch.randperm(len(data["x"]), generator=torch.Generator().manual_seed(6))[:2].tolist()
+    assert [view.controls["first"].value, view.controls["second"].value] == expected
+
+
+def test_a_latent_view_displays_its_widget_and_index_boxes_stay_in_range(monkeypatch):
+    box = wc.index_box("digit", 3, 10)
+    assert (box.value, box.min, box.max) == (3, 0, 9)
+    box.value = 12
+    assert box.value == 9  # an index past the end is clamped to the last image
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot(1, 1, 1)
+    view = wc.assemble([("digit", box)], wc.Canvas(fig), lambda c: str(c["digit"].value), "course-test", {})
+    assert isinstance(view, wc.LatentView) and view.readout.value == "9"
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    view._ipython_display_()
+    assert shown == [view.widget]

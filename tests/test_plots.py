@@ -51,3 +51,10 @@ def test_show_images_rejects_bad_shapes(images, message):
 def test_plot_curves_needs_curves():
     with pytest.raises(ValueError, match="no curves"):
         plot_curves({})
+
+
+def test_show_images_keeps_the_shape_of_non_square_images():
+    images = torch.rand(3, 1, 4, 7)
+    fig = show_images(images, nrow=3)
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert [a.shape for a in shown] == [(4, 7)] * 3 and (shown[1] == images[1, 0].numpy()).all()

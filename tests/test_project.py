@@ -113,7 +113,7 @@ def test_lesson_tells_a_story_and_is_committed_executed(notebook):
     assert not unexecuted, "commit lessons executed (a full run), with outputs"
     errors = [o.get("ename") for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"committed outputs contain errors: {errors}"
-    assert build._title(notebook)
+    assert build.notebook_title(notebook)
 
 
 def test_setup_cells_and_readme_map_are_in_sync():
@@ -143,3 +143,32 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_ruff_check_passes():
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_lesson_map_has_one_row_per_lesson_and_exercise_in_order():
+    rows = build.lesson_map().splitlines()
+    assert rows[:2] == ["| # | Notebook | Colab |", "|---|---|---|"]
+    body = rows[2:]
+    assert len(body) == len(LESSONS) + len(build.exercise_sources())
+    assert [row.split("|")[1].strip() for row in body] == sorted(row.split("|")[1].strip() for row in body)
+    for nb in LESSONS:
+        assert f"[{build.notebook_title(nb)}](notebooks/{nb.name})" in build.lesson_map()
+    for src in build.exercise_sources():
+        assert f"Exercise: [{build.notebook_title(src)}](notebooks/exercises/student/{src.name})" in build.lesson_map()
+        assert build.colab_url(build.STUDENT / src.name) in build.lesson_map()
+
+
+def test_main_reports_stale_files_and_fails_only_when_checking(monkeypatch, capsys):
+    monkeypatch.setattr(build, "sync_setup_cell", lambda nb, check: False)
+    monkeypatch.setattr(build, "sync_readme", lambda check: False)
+    monkeypatch.setattr(build, "build_exercise", lambda source, check: [])
+    assert build.main(["--check"]) == 0 and "everything is up to date" in capsys.readouterr().out
+    monkeypatch.setattr(build, "build_exercise", lambda source, check: [f"{source.stem}/tests"])
+    assert build.main(["--check"]) == 1
+    first = build.exercise_sources()[0].stem
+    assert f"stale: {first}/tests" in capsys.readouterr().out
+
+
+def test_build_exercise_finds_the_committed_student_version_up_to_date():
+    source = build.exercise_sources()[0]
+    assert build.build_exercise(source, check=True) == []  # what `otter assign` makes now is what is committed

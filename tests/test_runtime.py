@@ -112,3 +112,24 @@ def test_the_version_lives_in_one_place():
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "course_utils.runtime.VERSION"}
     # the installed metadata (built from pyproject.toml) carries the same version
     assert importlib.metadata.version("course-utils") == runtime.VERSION
+
+
+def test_repo_root_finds_the_checkout_from_any_folder_inside_it(tmp_path):
+    (tmp_path / "course_utils").mkdir()
+    (tmp_path / "notebooks" / "exercises").mkdir(parents=True)
+    assert runtime.repo_root(tmp_path / "notebooks" / "exercises") == tmp_path
+    assert runtime.repo_root(tmp_path) == tmp_path
+    outside = tmp_path / "notebooks" / "exercises"  # a folder with no course_utils/ beside notebooks/ above it
+    (tmp_path / "course_utils").rmdir()
+    assert runtime.repo_root(outside) is None
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "mine"))
+    assert runtime.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("COURSE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert runtime.cache_dir() == tmp_path / "xdg" / "course_utils"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert runtime.cache_dir() == tmp_path / "home" / ".cache" / "course_utils"

@@ -107,3 +107,22 @@ def test_unit_toggle_and_impossible_settings_are_shown():
     for i in range(4):
         pg.sliders[f"q{i}"].value = 0.0
     assert pg.table is None and "at least one > 0" in pg.readout.value
+
+
+def test_divergence_table_rows_and_html_show_every_number():
+    table = widgets.DivergenceTable(entropy_p=0.5, cross_entropy_pq=1.25, kl_pq=0.75, kl_qp=math.inf, unit="bits")
+    assert table.rows() == [("H(p)", 0.5), ("H(p, q)", 1.25), ("KL(p ‖ q)", 0.75), ("KL(q ‖ p)", math.inf)]
+    html = table.to_html()
+    assert "<th>bits</th>" in html and "1.2500" in html and "0.7500" in html and "∞" in html
+
+
+@pytest.mark.parametrize("kind", widgets.KINDS)
+def test_playground_holds_the_widget_and_displays_it(kind, monkeypatch):
+    pg = widgets.playground(kind)
+    assert isinstance(pg, widgets.Playground) and pg.kind == kind and pg.table is not None
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    pg._ipython_display_()  # what Jupyter calls when the playground ends a cell
+    assert shown == [pg.widget]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        widgets.playground("poisson")
