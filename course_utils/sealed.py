@@ -59,7 +59,9 @@ def _defined_in(func, folders: tuple[str, ...]) -> bool:
     if code is None:
         return True
     name = code.co_filename
-    if name == "<string>" and code.co_name.startswith("__"):  # dataclass-generated __init__, __eq__, ...
+    # Code Python generates from strings: dataclasses' __init__, __eq__, ... and NamedTuple's __new__ (whose
+    # code object is named "<lambda>", the function "__new__").
+    if name == "<string>" and (code.co_name.startswith("__") or getattr(func, "__name__", "").startswith("__")):
         return True
     return name.startswith(MARK) or os.path.realpath(name).startswith(folders)
 

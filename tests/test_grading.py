@@ -506,3 +506,14 @@ def test_grading_a_class_says_what_is_wrong(built, tmp_path, capsys):
     code = classroom.main([str(tmp_path / "nowhere"), "--autograder", str(zip_of(built, "04_elbo")),
                            "--out", str(tmp_path / "g.csv")])
     assert code == 2 and "is not a folder of submissions" in capsys.readouterr().err
+
+
+def test_the_installed_package_is_not_taken_for_tampering():
+    # Generated code (dataclasses' __init__, NamedTuple's __new__ in objectives.LossTerms) must not look
+    # like a replaced function: a hidden test then refused every submission that imported the package.
+    import course_utils.objectives  # noqa: F401
+    import course_utils.train  # noqa: F401
+    from course_utils.sealed import Sealed
+
+    checks = Sealed()
+    checks.done()
