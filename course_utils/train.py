@@ -1,8 +1,9 @@
-"""One training function for every model that brings its own loss terms, evaluation, and safe checkpoints.
+"""One training function for every model that brings its own loss terms, and evaluation.
 
 The loop is written out once in notebooks/03_autoencoder.ipynb; fit is that loop with the data on the
 device, checks, a progress line and checkpoints. Derived in notebooks/03_autoencoder.ipynb,
 notebooks/06_vae.ipynb (the VAE's terms) and notebooks/09_beyond_the_vae.ipynb (β, warm-up, labels).
+Checkpoints, TrainConfig and History live in course_utils.checkpoint (importable from here too).
 """
 
 from __future__ import annotations
@@ -10,80 +11,25 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import replace
 
 import torch
-from tqdm.auto import tqdm
 
+from .checkpoint import (  # noqa: F401  (re-exported: lessons import them from course_utils.train)
+    BINARIZE,
+    CHECKPOINTS,
+    SCHEDULES,
+    History,
+    TrainConfig,
+    load_checkpoint,
+    load_pretrained,
+    save_checkpoint,
+)
 from .data import binarize_dynamic, binarize_fixed, check_pixels
-from .models import ModelConfig, Trainable, build_model, flatten_images
+from .models import ModelConfig, Trainable, flatten_images
 from .objectives import LossTerms, kl_weight, weighted_loss
+from .progress import Progress
 from .runtime import get_device
-
-CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
-BINARIZE = (None, "dynamic", "fixed")
-SCHEDULES = ("constant", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The settings of one training run, saved in every checkpoint fit writes (and in History.config).
-
-    `train_size`/`test_size` are the numbers of images trained and evaluated on. The objective is
-    reconstruction + w·KL with w rising linearly from 0 to `beta` over the first `warmup_epochs`.
-    """
-
-    epochs: int
-    batch_size: int = 128
-    lr: float = 1e-3
-    schedule: str = "constant"
-    beta: float = 1.0
-    warmup_epochs: int = 0
-    binarize: str | None = None
-    seed: int = 0
-    train_size: int | None = None
-    test_size: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be an int >= 0, got {self.warmup_epochs!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < math.inf):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < math.inf):
-            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
-        if self.binarize not in BINARIZE or self.schedule not in SCHEDULES:
-            raise ValueError(f"binarize must be one of {BINARIZE} and schedule one of {SCHEDULES}, "
-                             f"got {self.binarize!r} and {self.schedule!r}")
-
-    @classmethod
-    def from_dict(cls, settings: dict) -> TrainConfig:
-        """The TrainConfig in a checkpoint's "train_config" record (other facts there, e.g. times, are skipped)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in settings.items() if k in known})
-
-
-@dataclass
-class History:
-    """Per-epoch numbers in nats per image, and the run they came from (`config`; None if not recorded).
-
-    `loss` is recon + KL whatever β is: the −ELBO for a VAE, the reconstruction for an autoencoder.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    train_recon: list[float] = field(default_factory=list)
-    train_kl: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_recon: list[float] = field(default_factory=list)
-    test_kl: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)  # training time of each epoch (no evaluation)
-    interrupted: bool = False
-    config: TrainConfig | None = None
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -132,7 +78,7 @@ def fit(
     if test_x is not None:
         x_test = _prepare(test_x, model, device, "test_x", binarize, generator, is_test=True)
         y_test = _labels(model, test_y, len(x_test), device, "test_y")
-    config = _replace(config, train_size=len(x_train), test_size=None if x_test is None else len(x_test))
+    config = replace(config, train_size=len(x_train), test_size=None if x_test is None else len(x_test))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, **_fast_adam(device))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
@@ -141,7 +87,7 @@ def fit(
     if schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     history = History(config=config)
-    bar = _Progress(f"fit on {device}", epochs, steps_per_epoch, enabled=progress)
+    bar = Progress(f"fit on {device}", epochs, steps_per_epoch, enabled=progress)
     epoch = step = 0
     try:
         for epoch in range(epochs):
@@ -265,10 +211,6 @@ def _labels(model, y, n: int, device: torch.device, what: str) -> torch.Tensor |
     return y.to(device=device, dtype=torch.int64)
 
 
-def _replace(config: TrainConfig, **changes) -> TrainConfig:
-    return TrainConfig(**{**asdict(config), **changes})
-
-
 def _prepare(x, model, device, what, binarize, generator, is_test):
     """Check images once, flatten to (N, D) on `device`; binarize a fixed copy if asked."""
     if not isinstance(x, torch.Tensor):
@@ -282,84 +224,6 @@ def _prepare(x, model, device, what, binarize, generator, is_test):
     return x.contiguous()
 
 
-class _Progress:
-    """Where training stands: one line updated in place in a notebook, a tqdm bar in a terminal.
-
-    In a notebook the line is a display updated by id, so a saved notebook keeps its last state, the
-    final numbers, as plain text (a progress-bar widget would be saved showing 0%).
-    """
-
-    def __init__(self, label: str, epochs: int, steps_per_epoch: int, enabled: bool) -> None:
-        self.label, self.epochs, self.steps = label, epochs, steps_per_epoch
-        self.start = self.shown = time.perf_counter()
-        self.handle = self.bar = None
-        self.notes: list[str] = []
-        if not enabled:
-            return
-        if _in_notebook():
-            from IPython.display import display
-
-            self.handle = display({"text/plain": f"{label}: starting"}, raw=True, display_id=True)
-        else:
-            self.bar = tqdm(total=epochs * steps_per_epoch, unit="batch", desc=label)
-
-    def _show(self, line: str) -> None:
-        self.handle.update({"text/plain": "\n".join([line, *self.notes])}, raw=True)
-        self.shown = time.perf_counter()
-
-    def step(self, epoch: int, step: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update()
-            if step % 50 == 0:
-                self.bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.1f}")
-        elif self.handle is not None and time.perf_counter() - self.shown > 1.0:
-            self._show(f"{self.label}: epoch {epoch + 1}/{self.epochs}, step {step + 1}/{self.steps}, "
-                       f"batch loss {loss:.2f}, {time.perf_counter() - self.start:.0f} s")
-
-    def epoch_done(self, history: History) -> None:
-        if self.bar is not None and history.test_loss:
-            self.bar.set_postfix(epoch=len(history.seconds), test_loss=f"{history.test_loss[-1]:.1f}")
-        elif self.handle is not None:
-            self._show(self.summary(history))
-
-    def summary(self, history: History) -> str:
-        done = len(history.seconds)
-        if done == 0:
-            return f"{self.label}: no epoch finished ({time.perf_counter() - self.start:.0f} s)"
-        line = (f"{self.label}: {done}/{self.epochs} epochs in {time.perf_counter() - self.start:.0f} s; "
-                f"epoch {done}: train loss {history.train_loss[-1]:.2f}")
-        if history.test_loss:
-            line += f", test loss {history.test_loss[-1]:.2f}"
-        if any(history.train_kl):
-            line += f" (= reconstruction {(history.test_recon or history.train_recon)[-1]:.2f} + KL " \
-                    f"{(history.test_kl or history.train_kl)[-1]:.2f})"
-        return line + " nats per image"
-
-    def note(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.write(message)
-        elif self.handle is not None:
-            self.notes.append(message)
-        else:
-            print(message)
-
-    def close(self, history: History) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.handle is not None:
-            self._show(self.summary(history))
-
-
-def _in_notebook() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, Colab, nbclient), False in a terminal or script."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
 def _fast_adam(device: torch.device) -> dict:
     """Adam's fused kernel (one op for all parameters) where this PyTorch has it for the device."""
     try:
@@ -367,98 +231,3 @@ def _fast_adam(device: torch.device) -> dict:
         return {"fused": True}
     except (RuntimeError, ValueError, TypeError):
         return {}
-
-
-def save_checkpoint(
-    model: Trainable, path: str | os.PathLike, history: History | None = None, *, facts: dict | None = None,
-) -> Path:
-    """Write config, weights, history and the training settings (history.config) to `path` atomically.
-
-    `facts`: more plain values about the run to keep beside the settings (the script, wall time, machine);
-    they must not reuse a TrainConfig field's name.
-    """
-    path = Path(path)
-    config = getattr(model, "config", None)
-    if not isinstance(config, ModelConfig):
-        raise TypeError(f"{type(model).__name__} has no ModelConfig `config`: save its state_dict with torch.save")
-    record = {}
-    if history is not None and history.config is not None:
-        record.update(asdict(history.config))
-    if facts:
-        clash = sorted(set(facts) & {f.name for f in fields(TrainConfig)})
-        if clash:
-            raise ValueError(f"facts {clash} would overwrite the training settings; name them differently")
-        record.update(facts)  # plain values: torch.load(weights_only=True) reads them
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {
-        "config": asdict(config),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": None if history is None else {k: v for k, v in asdict(history).items() if k != "config"},
-    }
-    if record:
-        blob["train_config"] = record
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
-    finally:
-        tmp.unlink(missing_ok=True)  # only left over when saving failed or was interrupted
-    return path
-
-
-def load_checkpoint(
-    path: str | os.PathLike, model: Trainable | None = None, device: torch.device | str | None = None
-) -> tuple[Trainable, History | None]:
-    """(model, history) from a checkpoint; into `model` if given (its shapes must match), else a new one.
-
-    A new model goes to `device` (default: `get_device()`); a given model stays on its own device unless
-    `device` is named. history.config holds the training settings; a checkpoint saved before they were
-    recorded still loads, with a warning and history.config = None.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    config = ModelConfig(**blob["config"])
-    if model is None:
-        model = build_model(config)
-        device = device if device is not None else get_device()
-    else:
-        _check_shapes(path, blob["state_dict"], config, model)
-    model.load_state_dict(blob["state_dict"])  # copies into the model's parameters, wherever they are
-    if device is not None:
-        model.to(device)
-    model.eval()
-    settings, history = blob.get("train_config"), None
-    if blob.get("history"):
-        if settings is None:
-            warnings.warn(f"{path.name} was saved before checkpoints recorded their training settings: the model "
-                          "and its history load, but history.config is None (how it was trained is unknown)",
-                          UserWarning, stacklevel=2)
-        history = History(**blob["history"], config=TrainConfig.from_dict(settings) if settings else None)
-    return model, history
-
-
-def _check_shapes(path: Path, weights: dict, config: ModelConfig, model: Trainable) -> None:
-    """ValueError naming both shapes when the checkpoint's weights do not fit `model`."""
-    own = model.state_dict()
-    for name in [*weights, *(k for k in own if k not in weights)]:  # in the network's order
-        theirs = f"shape {tuple(weights[name].shape)}" if name in weights else "absent"
-        ours = f"shape {tuple(own[name].shape)}" if name in own else "absent"
-        if theirs != ours:
-            raise ValueError(
-                f"checkpoint {path.name} does not fit this model: {name} is {theirs} in the "
-                f"checkpoint ({config}) but {ours} in the model ({model.config}). Build the model "
-                "with the checkpoint's sizes, or call load_checkpoint(path) without a model."
-            )
-
-
-def load_pretrained(
-    name: str = "vae_latent20", device: torch.device | str | None = None
-) -> tuple[Trainable, History | None]:
-    """A model shipped with the course (course_utils/checkpoints/<name>.pt) and its training history."""
-    path = CHECKPOINTS / f"{name}.pt"
-    if not path.is_file():
-        shipped = sorted(p.stem for p in CHECKPOINTS.glob("*.pt"))
-        raise ValueError(f"no shipped checkpoint named {name!r}; available: {shipped}")
-    return load_checkpoint(path, device=device)

@@ -6,7 +6,7 @@ from dataclasses import FrozenInstanceError, asdict
 import pytest
 import torch
 
-from course_utils import train
+from course_utils import checkpoint, train
 from course_utils.data import load_mnist
 from course_utils.models import VAE, Autoencoder, init_output_bias
 from course_utils.objectives import LossTerms
@@ -118,7 +118,7 @@ def test_keyboard_interrupt_returns_history_so_far(tmp_path, monkeypatch):
 def test_checkpoint_loads_a_new_model_onto_the_course_device_and_leaves_a_given_one_where_it_is(
         tmp_path, monkeypatch):
     path = save_checkpoint(_small_vae(), tmp_path / "vae.pt")
-    monkeypatch.setattr(train, "get_device", lambda: torch.device("meta"))  # stands in for a GPU
+    monkeypatch.setattr(checkpoint, "get_device", lambda: torch.device("meta"))  # stands in for a GPU
     new, _ = load_checkpoint(path)
     assert next(new.parameters()).device.type == "meta"
     into = VAE(784, 64, 4)
