@@ -7,7 +7,8 @@ test = {   'name': 'midpoint_norms',
                                                ">>> assert norms.shape == (2000,), f'expected shape (2000,), got {tuple(norms.shape)}'\n"
                                                '>>> tolerance = 6 * (10 / 2000) ** 0.5\n'
                                                ">>> assert abs(norms.pow(2).mean().item() - 10) < tolerance, f'mean squared midpoint norm {norms.pow(2).mean().item():.2f}, expected 10 +- "
-                                               "{tolerance:.2f}: the midpoint of two independent N(0, I) draws'\n",
+                                               "{tolerance:.2f}: the midpoint of two independent N(0, I) draws'\n"
+                                               ">>> assert predicted_ratio is not ... and measured_ratio is not ..., 'predicted_ratio or measured_ratio is ...: not done yet (replace the `...`)'\n",
                                        'hidden': False,
                                        'locked': False}],
                       'scored': True,

@@ -1,7 +1,7 @@
 OK_FORMAT = True
 
 test = {   'name': 'iw_estimate',
-    'points': 5,
+    'points': 3,
     'suites': [   {   'cases': [   {   'code': '>>> import math\n'
                                                '>>> from course_utils import latent\n'
                                                '>>> from course_utils.grading import check_close\n'
