@@ -3,7 +3,8 @@
 Lessons 06, 07, 08 and 09 load these instead of training for minutes. Each checkpoint records the
 TrainConfig that made it (`load_pretrained(name)[1].config`), so this table, the checkpoint and the
 lessons state the same settings. Every run is deterministic on a CPU: --check retrains and confirms
-that the shipped weights are reproduced bit for bit.
+that the shipped weights are reproduced bit for bit (with the torch version and thread count the
+checkpoint records beside its settings).
 
     COURSE_DATA_DIR=/path/to/mnist python benchmarks/train_shipped.py                  # all of them
     COURSE_DATA_DIR=/path/to/mnist python benchmarks/train_shipped.py vae_latent2 --check
@@ -67,7 +68,8 @@ def train(name: str, out: Path) -> tuple[torch.nn.Module, object]:
                   lr=recipe.lr, schedule=recipe.schedule, binarize=recipe.binarize, test_x=x_test,
                   test_y=y_test if recipe.labels else None, device="cpu", checkpoint_path=out, seed=0,
                   progress=False)
-    facts = {"script": f"benchmarks/train_shipped.py {name}", "init_output_bias": recipe.init_output_bias}
+    facts = {"script": f"benchmarks/train_shipped.py {name}", "init_output_bias": recipe.init_output_bias,
+             "threads": torch.get_num_threads(), "torch": torch.__version__}
     save_checkpoint(model, out, history, facts=facts)  # the last epoch again, now with how it was made
     return model, history
 
