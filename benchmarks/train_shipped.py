@@ -69,7 +69,7 @@ def train(name: str, out: Path) -> tuple[torch.nn.Module, object]:
                   test_y=y_test if recipe.labels else None, device="cpu", checkpoint_path=out, seed=0,
                   progress=False)
     facts = {"script": f"benchmarks/train_shipped.py {name}", "init_output_bias": recipe.init_output_bias,
-             "threads": torch.get_num_threads(), "torch": torch.__version__}
+             "threads": torch.get_num_threads(), "torch": str(torch.__version__)}
     save_checkpoint(model, out, history, facts=facts)  # the last epoch again, now with how it was made
     return model, history
 

@@ -101,6 +101,10 @@ def save_checkpoint(
         clash = sorted(set(facts) & {f.name for f in fields(TrainConfig)})
         if clash:
             raise ValueError(f"facts {clash} would overwrite the training settings; name them differently")
+        odd = {k: type(v).__name__ for k, v in facts.items() if type(v) not in (str, int, float, bool, type(None))}
+        if odd:  # e.g. torch.__version__, a str subclass that torch.load(weights_only=True) refuses to read
+            raise ValueError(f"facts must be plain str, int, float, bool or None values (convert them, e.g. "
+                             f"str(...)); got {odd}")
         record.update(facts)  # plain values: torch.load(weights_only=True) reads them
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {

@@ -141,6 +141,9 @@ def test_checkpoint_keeps_the_training_settings_and_the_facts_it_is_given(tmp_pa
     assert loaded.config == expected and loaded == history  # History says which run it came from
     with pytest.raises(ValueError, match="overwrite"):
         save_checkpoint(model, tmp_path / "bad.pt", history, facts={"lr": 1.0})
+    with pytest.raises(ValueError, match="plain str"):  # would make a checkpoint torch.load cannot read
+        save_checkpoint(model, tmp_path / "bad.pt", history, facts={"torch": torch.__version__})
+    assert not (tmp_path / "bad.pt").exists()
     with pytest.raises(FrozenInstanceError):
         expected.lr = 1.0  # frozen: a run's settings cannot change after the fact
 
