@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .data import check_pixels
+from .checks import check_count, check_pixels
 from .evaluation import ROWS_PER_CHUNK, iw_log_marginal, standard_normal_log_prob
 
 
@@ -69,8 +69,7 @@ def quadrant_masks(side: int = 28) -> dict[int, torch.Tensor]:
 def _prepare(model, x: torch.Tensor, y: torch.Tensor | None, num_samples: int):
     """x as (N, D) on the model's device, labels checked against what the model needs."""
     check_pixels(x, "x")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples (k) must be a positive int, got {num_samples!r}")
+    check_count(num_samples, "num_samples (k)")
     if getattr(model, "needs_labels", False) != (y is not None):
         raise ValueError(f"{type(model).__name__} is conditioned on labels: pass y, one label per image"
                          if y is None else f"{type(model).__name__} takes no labels: leave y out")
@@ -165,8 +164,7 @@ def completion_proposal(
     """
     x, y = _prepare(model, x, y, num_samples)
     obs = check_mask(observed, x.shape[1]).to(x.device)
-    if not isinstance(num_completions, int) or num_completions < 1:
-        raise ValueError(f"num_completions must be a positive int, got {num_completions!r}")
+    check_count(num_completions, "num_completions")
     draws = complete(model, x, observed, num_samples, y=y, num_draws=num_completions, rounds=rounds,
                      generator=generator).draws  # (N, num_completions, D)
     if ((x == 0) | (x == 1)).all():

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import flatten_images
+from .checks import check_count, flatten_images
 from .gradients import reparameterize
 from .objectives import LossTerms, bernoulli_nll, gaussian_vae_terms
 
@@ -226,8 +226,7 @@ class CVAE(VAE):
 
 def _prior_draws(model: VAE, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
     """z ~ N(0, I), (num_samples, latent_dim) on the model's device, drawn where the generator lives."""
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    check_count(num_samples, "num_samples")
     weight = model.mu.weight
     where = generator.device if generator is not None else weight.device  # a CPU generator: same z anywhere
     return torch.randn(num_samples, model.config.latent_dim, generator=generator, device=where,

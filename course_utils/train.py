@@ -190,12 +190,10 @@ def _append(history: History, split: str, terms) -> None:
         getattr(history, f"{split}_{name}").append(value)
 
 
-def _flatten(x: torch.Tensor, model) -> torch.Tensor:
-    """Images as rows (N, D): D from the model's config when it has one, else each image's pixel count."""
+def _flatten(x: torch.Tensor, model, what: str = "x") -> torch.Tensor:
+    """Images as rows (N, D), with D the model's input_dim when it has a ModelConfig."""
     config = getattr(model, "config", None)
-    if isinstance(config, ModelConfig):
-        return flatten_images(x, config.input_dim)
-    return flatten_images(x, x[0].numel() if x.dim() >= 2 and len(x) else 0)
+    return flatten_images(x, config.input_dim if isinstance(config, ModelConfig) else None, what)
 
 
 def _labels(model, y, n: int, device: torch.device, what: str) -> torch.Tensor | None:
@@ -215,7 +213,7 @@ def _prepare(x, model, device, what, binarize, generator, is_test):
     """Check images once, flatten to (N, D) on `device`; binarize a fixed copy if asked."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{what} must be a tensor of images, e.g. load_mnist('train')[0]; got {type(x)}")
-    x = _flatten(x, model).to(device=device, dtype=torch.float32)
+    x = _flatten(x, model, what).to(device=device, dtype=torch.float32)
     check_pixels(x, what)
     if binarize == "fixed":
         x = binarize_fixed(x)
