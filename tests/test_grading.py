@@ -154,6 +154,7 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     nb = with_body(nb, "reparameterize", "return _mine(mu, logvar, generator)")
     nb = with_body(nb, "negative_elbo", "import sys\nsys.settrace(None)  # switch the switch off first\n"
                    "from course_utils import objectives\nreturn objectives.negative_elbo(logits, x, mu, logvar)")
+    nb = with_body(nb, "kl_gradients", "return mu.clone(), 0.5 * (logvar.exp() - 1.0)")  # right, done by hand
     jobs["calls the reference"] = ("06_vae", nb)
     nb = student("03_autoencoder")
     jobs["rewrites the tests"] = ("03_autoencoder", with_cell(nb, OVERWRITE_TESTS, index=len(nb["cells"])))

@@ -62,6 +62,7 @@ def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
     env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONHOME", None)
     env.pop("COURSE_INSTALL_SOURCE", None)
+    env.pop("VIRTUAL_ENV", None)  # as in Colab (see _run_in_ipython)
     proc = subprocess.run([python, str(script)], input=cell, capture_output=True, text=True,
                           env=env, cwd=tmp, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -90,6 +91,9 @@ def _run_in_ipython(python, tmp, cell, source):
     env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "COURSE_INSTALL_SOURCE": str(source),
            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONHOME", None)
+    # Colab has no VIRTUAL_ENV; an activated venv here would make IPython add its site-packages (and this
+    # checkout's course_utils) to sys.path, so the cell would find course_utils and install nothing.
+    env.pop("VIRTUAL_ENV", None)
     proc = subprocess.run([python, str(script)], input=cell, capture_output=True, text=True, env=env, cwd=tmp,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
