@@ -249,9 +249,20 @@ def test_rebinding_the_checks_earns_only_the_visible_points(graded):
     assert report.reasons["kl_diag_standard"] == "RuntimeError: student bug"
 
 
+def _hidden_points_of_test_calling(stem: str, function: str) -> float:
+    """The points of the hidden test (in exercise `stem`'s source) that calls `function`."""
+    cells = json.loads((build.EXERCISES / f"{stem}.ipynb").read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    (test,) = [s for s in sources if "hidden: true" in s and f"{function}(" in s]
+    return float(test.split("points:", 1)[1].split()[0])
+
+
 def test_calling_the_reference_fails_and_says_so(graded):
     report = report_of(graded, "calls the reference")  # question 2 switches the switch off first
-    assert report.scores == {q: v for q, (v, _) in points("06_vae").items()}, report.reasons
+    expected = {q: v for q, (v, _) in points("06_vae").items()}  # the visible checks pass ...
+    # ... and so does the hidden test of kl_gradients, which this submission answers by hand.
+    expected["vae_negative_elbo"] += _hidden_points_of_test_calling("06_vae", "kl_gradients")
+    assert report.scores == expected, report.reasons
     assert report.reasons["vae_reparameterize"] == (
         "ReferenceUnavailable: your code called course_utils.gradients.reparameterize, which is switched off "
         "while hidden tests run: write the computation yourself")
