@@ -201,3 +201,47 @@ def test_a_cvae_learns_to_draw_the_digit_it_is_asked_for():
     assert (probs[0, : d // 2] > 0.7).all() and (probs[0, d // 2 :] < 0.3).all()
     assert (probs[1, d // 2 :] > 0.7).all() and (probs[1, : d // 2] < 0.3).all()
     assert math.isfinite(evaluate(model, x, y)[0])
+
+
+# --- the progress line ------------------------------------------------------------------------------
+
+def _history():
+    from course_utils.train import History
+
+    return History(train_loss=[110.0, 100.5], train_recon=[80.0, 75.25], train_kl=[30.0, 25.25],
+                   test_loss=[111.0, 101.0], test_recon=[81.0, 76.0], test_kl=[30.0, 25.0], seconds=[1.0, 1.0])
+
+
+def test_progress_ends_on_a_plain_line_with_the_final_numbers(capsys):
+    from course_utils.progress import Progress
+
+    progress = Progress("fit on cpu", 2, 10, enabled=False)
+    line = progress.summary(_history())
+    assert line.startswith("fit on cpu: 2/2 epochs in ")
+    assert line.endswith("epoch 2: train loss 100.50, test loss 101.00 (= reconstruction 76.00 + KL 25.00) "
+                         "nats per image")
+    progress.note("interrupted")  # with no bar and no notebook, a note is printed
+    assert capsys.readouterr().out == "interrupted\n"
+
+
+def test_in_a_notebook_the_saved_output_is_the_last_line_not_a_bar(monkeypatch):
+    import IPython.display
+
+    from course_utils import progress as module
+
+    shown = []
+
+    class Handle:
+        def update(self, obj, raw):
+            shown.append(obj["text/plain"])
+
+    monkeypatch.setattr(module, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw, display_id: shown.append(obj["text/plain"])
+                        or Handle())
+    bar = module.Progress("fit on cpu", 2, 10, enabled=True)
+    bar.note("a note")
+    bar.close(_history())
+    assert shown[0] == "fit on cpu: starting"
+    final, note = shown[-1].splitlines()  # what a saved notebook keeps: the final numbers, then the note
+    assert final.startswith("fit on cpu: 2/2 epochs in ") and final.endswith("KL 25.00) nats per image")
+    assert note == "a note"
