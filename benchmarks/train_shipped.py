@@ -55,11 +55,10 @@ RECIPES = {
 }
 
 
-def train(name: str, out: Path) -> tuple[torch.nn.Module, object]:
-    """Train the shipped model `name` on the CPU, writing its checkpoint (after every epoch) to `out`."""
+def train(name: str, out: Path, train_data: tuple, test_data: tuple) -> tuple[torch.nn.Module, object]:
+    """Train the shipped model `name` on the CPU from MNIST's (images, labels), writing its checkpoint to `out`."""
     recipe = RECIPES[name]
-    x, y = load_mnist("train")
-    x_test, y_test = load_mnist("test")
+    (x, y), (x_test, y_test) = train_data, test_data
     seed_everything(0)
     model = recipe.model(**recipe.sizes)
     if recipe.init_output_bias:
@@ -86,11 +85,15 @@ def main() -> None:
     unknown = sorted(set(args.names) - set(RECIPES))
     if unknown:
         parser.error(f"no recipe for {unknown}; the shipped models are {', '.join(RECIPES)}")
+    data = load_mnist("train"), load_mnist("test")
     for name in args.names or list(RECIPES):
         shipped = CHECKPOINTS / f"{name}.pt"
         out = shipped.with_name(f"{name}.check.pt") if args.check else shipped
+        if args.check and not args.threads:  # bit for bit needs the thread count the model was made with
+            made_with = torch.load(shipped, map_location="cpu", weights_only=True)["train_config"].get("threads")
+            torch.set_num_threads(made_with or torch.get_num_threads())
         start = time.perf_counter()
-        model, history = train(name, out)
+        model, history = train(name, out, *data)
         config = history.config
         print(f"{name}: {config.epochs} epochs, batch {config.batch_size}, lr {config.lr} {config.schedule}, "
               f"{'grey-level' if config.binarize is None else config.binarize + ' binarized'} targets, "

@@ -15,8 +15,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .checks import check_count, check_pixels
-from .evaluation import ROWS_PER_CHUNK, iw_log_marginal, standard_normal_log_prob
+from .checks import check_count, check_labels, check_pixels
+from .evaluation import ROWS_PER_CHUNK, iw_log_likelihood, standard_normal_log_prob
 
 
 class ConditionalEstimate(NamedTuple):
@@ -73,10 +73,8 @@ def _prepare(model, x: torch.Tensor, y: torch.Tensor | None, num_samples: int):
     if getattr(model, "needs_labels", False) != (y is not None):
         raise ValueError(f"{type(model).__name__} is conditioned on labels: pass y, one label per image"
                          if y is None else f"{type(model).__name__} takes no labels: leave y out")
-    if y is not None and (not isinstance(y, torch.Tensor) or y.shape != (len(x),)):
-        raise ValueError(f"y must be a tensor of {len(x)} labels, one per image, got {y!r:.80}")
     device = next(model.parameters()).device
-    return x.reshape(len(x), -1).to(device), None if y is None else y.to(device)
+    return x.reshape(len(x), -1).to(device), None if y is None else check_labels(y, len(x)).to(device)
 
 
 def _decode(model, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -221,29 +219,19 @@ def complete(
     return Completion(fill, draws, 1.0 / weights.pow(2).sum(0))
 
 
-@torch.no_grad()
 def cvae_log_likelihood(
     model, x: torch.Tensor, y: torch.Tensor, num_samples: int, *, batch_size: int = 100,
     chunk_size: int | None = None, generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Importance-weighted log p(x | y) in nats, (N,), with the CVAE's q(z | x, y) as proposal (k = 1: an ELBO)."""
+    """Importance-weighted log p(x | y) in nats, (N,), with the CVAE's q(z | x, y) as proposal (k = 1: an ELBO).
+
+    Lesson 08's estimator (evaluation.iw_log_likelihood) with the labels passed to encode and decode.
+    """
     if not getattr(model, "needs_labels", False):
         raise ValueError(f"cvae_log_likelihood needs a conditional model (a CVAE), got {type(model).__name__}")
     x, y = _prepare(model, x, y, num_samples)
-    was_training = model.training
-    model.eval()
-    estimates = []
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        mu, logvar = model.encode(xb, yb)
-
-        def log_joint(z: torch.Tensor, xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
-            return _pixel_log_probs(_decode(model, z, yb), xb).sum(-1) + standard_normal_log_prob(z)  # (S, B)
-
-        estimates.append(iw_log_marginal(log_joint, mu, num_samples, logvar=logvar, chunk_size=chunk_size,
-                                         generator=generator))
-    model.train(was_training)
-    return torch.cat(estimates)
+    return iw_log_likelihood(model, x, num_samples, batch_size=batch_size, chunk_size=chunk_size,
+                             generator=generator, y=y)
 
 
 def class_log_likelihoods(model, x: torch.Tensor, num_samples: int, **kwargs) -> torch.Tensor:

@@ -114,3 +114,18 @@ def check_count(value: int, what: str) -> None:
     """ValueError unless `value` is a positive int (a number of samples, repeats, steps)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{what} must be a positive int, got {value!r}")
+
+
+def check_labels(y: torch.Tensor, rows: int, what: str = "y", num_classes: int | None = None) -> torch.Tensor:
+    """Class labels as an int64 tensor (rows,); ValueError for another type, shape or (given num_classes) range."""
+    if not torch.is_tensor(y) or torch.is_floating_point(y) or y.is_complex() or y.dtype == torch.bool:
+        kind = f"dtype {y.dtype}" if torch.is_tensor(y) else type(y).__name__
+        raise ValueError(f"{what} must be an integer tensor of shape ({rows},), one label per image (class "
+                         f"indices, e.g. load_mnist('train')[1]); got {kind}")
+    if y.shape != (rows,):
+        raise ValueError(f"{what} must be an integer tensor of shape ({rows},), one label per image; got shape "
+                         f"{tuple(y.shape)}")
+    if num_classes is not None and rows and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{what}: labels must lie in [0, {num_classes}), got values from {y.min().item()} "
+                         f"to {y.max().item()}")
+    return y.long()

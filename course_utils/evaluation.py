@@ -83,12 +83,14 @@ def iw_log_likelihood(
     batch_size: int = 100,
     chunk_size: int | None = None,
     generator: torch.Generator | None = None,
+    y: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Importance-weighted log p(x) in nats, one per image (N,), for a VAE-like model.
+    """Importance-weighted log p(x) in nats, one per image (N,), for a VAE-like model; log p(x | y) given labels.
 
     The model needs `encode(x) -> (mu, logvar)` of q(z|x) and `decode(z) -> logits` of Bernoulli pixels,
-    with the prior p(z) = N(0, I). Images must be binary for a log-probability (grey targets give a
-    number, but not the log-probability of anything). k = num_samples; k = 1 is a one-sample ELBO.
+    with the prior p(z) = N(0, I); with labels y (N,), a CVAE's encode(x, y) and decode(z, y). Images must
+    be binary for a log-probability (grey targets give a number, but not the log-probability of
+    anything). k = num_samples; k = 1 is a one-sample ELBO.
     """
     x = flatten_pixels(x)  # (N, D)
     device = next(model.parameters()).device
@@ -97,11 +99,13 @@ def iw_log_likelihood(
     estimates = []
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].to(device)  # (B, D)
-        mu, logvar = model.encode(xb)
+        yb = None if y is None else y[i : i + batch_size].to(device)
+        mu, logvar = model.encode(xb) if yb is None else model.encode(xb, yb)
 
-        def log_joint(z: torch.Tensor, xb: torch.Tensor = xb) -> torch.Tensor:
+        def log_joint(z: torch.Tensor, xb: torch.Tensor = xb, yb: torch.Tensor | None = yb) -> torch.Tensor:
             n, b, d = z.shape
-            logits = model.decode(z.reshape(n * b, d)).reshape(n, b, -1)  # one matrix product per layer
+            flat = z.reshape(n * b, d)
+            logits = (model.decode(flat) if yb is None else model.decode(flat, yb.repeat(n))).reshape(n, b, -1)
             log_px_z = -F.binary_cross_entropy_with_logits(logits, xb.expand(n, -1, -1), reduction="none").sum(-1)
             return log_px_z + standard_normal_log_prob(z)  # (n, B)
 

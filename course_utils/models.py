@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_count, flatten_images
+from .checks import check_count, check_labels, flatten_images
 from .gradients import reparameterize
 from .objectives import LossTerms, bernoulli_nll, gaussian_vae_terms
 
@@ -113,11 +113,16 @@ class VAE(nn.Module):
     ) -> None:
         super().__init__()
         self.config = ModelConfig("vae", input_dim, hidden_dim, latent_dim, num_layers)
-        hidden = [hidden_dim] * num_layers
-        self.encoder = nn.Sequential(*_mlp([input_dim, *hidden]), nn.ReLU())  # x -> h (B, hidden_dim)
-        self.mu = nn.Linear(hidden_dim, latent_dim)  # h -> mu (B, latent_dim)
-        self.logvar = nn.Linear(hidden_dim, latent_dim)  # h -> log sigma^2 (B, latent_dim)
-        self.decoder = _mlp([latent_dim, *hidden, input_dim])  # z -> logits (B, 784)
+        self._build_networks()
+
+    def _build_networks(self) -> None:
+        """Encoder, the two heads and decoder from self.config; a CVAE's label widens both inputs."""
+        c = self.config
+        hidden = [c.hidden_dim] * c.num_layers
+        self.encoder = nn.Sequential(*_mlp([c.input_dim + c.num_classes, *hidden]), nn.ReLU())  # x -> h (B, hidden)
+        self.mu = nn.Linear(c.hidden_dim, c.latent_dim)  # h -> mu (B, latent_dim)
+        self.logvar = nn.Linear(c.hidden_dim, c.latent_dim)  # h -> log sigma^2 (B, latent_dim)
+        self.decoder = _mlp([c.latent_dim + c.num_classes, *hidden, c.input_dim])  # z -> logits (B, input_dim)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Parameters (mu, logvar), each (B, latent_dim), of the approximate posterior q(z|x)."""
@@ -171,24 +176,14 @@ class CVAE(VAE):
         self, input_dim: int = 784, hidden_dim: int = 400, latent_dim: int = 20, num_layers: int = 1,
         num_classes: int = 10,
     ) -> None:
-        nn.Module.__init__(self)
+        nn.Module.__init__(self)  # not VAE.__init__: its networks would be built, then thrown away
         self.config = ModelConfig("cvae", input_dim, hidden_dim, latent_dim, num_layers, num_classes)
-        hidden = [hidden_dim] * num_layers
-        self.encoder = nn.Sequential(*_mlp([input_dim + num_classes, *hidden]), nn.ReLU())  # [x, y] -> h
-        self.mu = nn.Linear(hidden_dim, latent_dim)
-        self.logvar = nn.Linear(hidden_dim, latent_dim)
-        self.decoder = _mlp([latent_dim + num_classes, *hidden, input_dim])  # [z, y] -> logits
+        self._build_networks()  # [x, y] -> h -> (mu, logvar); [z, y] -> logits
 
     def one_hot(self, y: torch.Tensor, rows: int) -> torch.Tensor:
         """Labels y (rows,) of ints in [0, num_classes) as float one-hot rows (rows, num_classes)."""
         k = self.config.num_classes
-        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int64, torch.int32, torch.uint8):
-            raise ValueError(f"labels y must be an integer tensor of class indices, got {y!r:.80}")
-        if y.shape != (rows,):
-            raise ValueError(f"labels y must be shaped ({rows},), one per image, got {tuple(y.shape)}")
-        if rows and (y.min() < 0 or y.max() >= k):
-            raise ValueError(f"labels must lie in [0, {k}), got values from {y.min().item()} to {y.max().item()}")
-        return F.one_hot(y.long(), k).to(self.mu.weight.dtype)
+        return F.one_hot(check_labels(y, rows, "labels y", k), k).to(self.mu.weight.dtype)
 
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z | x, y), each (B, latent_dim)."""

@@ -25,8 +25,9 @@ from .checkpoint import (  # noqa: F401  (re-exported: lessons import them from 
     load_pretrained,
     save_checkpoint,
 )
-from .data import binarize_dynamic, binarize_fixed, check_pixels
-from .models import ModelConfig, Trainable, flatten_images
+from .checks import check_labels, check_pixels, flatten_images
+from .data import binarize_dynamic, binarize_fixed
+from .models import ModelConfig, Trainable
 from .objectives import LossTerms, kl_weight, weighted_loss
 from .progress import Progress
 from .runtime import get_device
@@ -203,10 +204,7 @@ def _labels(model, y, n: int, device: torch.device, what: str) -> torch.Tensor |
     if y is None:
         raise ValueError(f"{type(model).__name__} is conditioned on labels: pass {what}, e.g. "
                          f"load_mnist('train')[1], one label per image")
-    if not isinstance(y, torch.Tensor) or torch.is_floating_point(y) or y.shape != (n,):
-        raise ValueError(f"{what} must be an integer tensor of shape ({n},), one label per image; got "
-                         f"{y.dtype if isinstance(y, torch.Tensor) else type(y)} {tuple(getattr(y, 'shape', ()))}")
-    return y.to(device=device, dtype=torch.int64)
+    return check_labels(y, n, what).to(device)
 
 
 def _prepare(x, model, device, what, binarize, generator, is_test):

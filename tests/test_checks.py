@@ -102,3 +102,13 @@ def test_check_count_wants_a_positive_int(value):
     with pytest.raises(ValueError, match="num_samples must be a positive int"):
         checks.check_count(value, "num_samples")
     checks.check_count(1, "num_samples")
+
+
+def test_check_labels_gives_int64_labels_and_names_what_is_wrong():
+    labels = checks.check_labels(torch.tensor([3, 0, 9], dtype=torch.uint8), 3, "train_y", num_classes=10)
+    assert labels.dtype == torch.int64 and labels.tolist() == [3, 0, 9]
+    for bad, message in [(torch.tensor([1.0, 2.0, 3.0]), "dtype torch.float32"), ([1, 2, 3], "got list"),
+                         (torch.tensor([1, 2]), r"shape \(2,\)"), (torch.tensor([1, 2, 10]), r"\[0, 10\)"),
+                         (torch.tensor([True, False, True]), "dtype torch.bool")]:
+        with pytest.raises(ValueError, match=f"^train_y.*{message}"):
+            checks.check_labels(bad, 3, "train_y", num_classes=10)
