@@ -22,11 +22,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from course_utils import latent_space as ls  # noqa: E402
-from course_utils import latent_widgets as lw  # noqa: E402
 from course_utils.data import load_mnist  # noqa: E402
 from course_utils.models import Autoencoder  # noqa: E402
 from course_utils.plots import scatter_codes  # noqa: E402
 from course_utils.train import load_pretrained  # noqa: E402
+from course_utils.widgets import latent_views as lw  # noqa: E402
 
 
 def time_events(view, control: str, values: list[float]) -> list[float]:

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# The course's home. A fork changes these two lines, then runs `python -m course_utils.build`
+# The course's home. A fork changes these two lines, then runs `python tools/build.py`
 # to rewrite every notebook's setup cell and the README's Colab badges.
 REPOSITORY = "generative-models-course/vae-course"
 BRANCH = "main"
 # The package version, in this one place (pyproject.toml and course_utils.__version__ read it). Setup cells
 # install the git tag v<VERSION>, so a notebook copied to Colab long ago still gets the package it was built
-# with. A release: bump VERSION, run `python -m course_utils.build`, commit, then tag and push v<VERSION>.
+# with. A release: bump VERSION, run `python tools/build.py`, commit, then tag and push v<VERSION>.
 VERSION = "0.1.0"
 
 _FALSE = {"", "0", "false", "no", "off"}

@@ -26,7 +26,7 @@ import urllib.request
 
 import pytest
 
-from course_utils.build import NOTEBOOKS, ROOT
+from tools.build import NOTEBOOKS, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 WIDGET_ERRORS = ("Error displaying widget", "model not found")

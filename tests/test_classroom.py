@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from course_utils import classroom
-from course_utils.autograder import autograder_info
+from course_utils.grading.autograder import autograder_info
 
 
 def _test_file(name: str, points, case_points=(None,)) -> str:
@@ -39,7 +39,7 @@ def test_autograder_info_reads_the_assignment_name_and_each_questions_points(tmp
 def test_autograder_info_refuses_a_file_that_is_not_an_autograder(tmp_path):
     not_a_zip = tmp_path / "grades.csv"
     not_a_zip.write_text("submission,total\n")
-    with pytest.raises(ValueError, match="is not an autograder zip made by `python -m course_utils.build`"):
+    with pytest.raises(ValueError, match="is not an autograder zip made by `python tools/build.py`"):
         autograder_info(not_a_zip)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from course_utils import runtime
-from course_utils.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
+from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
 SNAPSHOTS = sorted((ROOT / "tests" / "colab").glob("pip-freeze*.txt"))
 # Packages the lessons and Colab's own kernel rely on: even an exercise's install must leave them alone.

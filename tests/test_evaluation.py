@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal
 
-from course_utils import latent
+from course_utils import linear_gaussian as latent
 from course_utils.evaluation import (
     bits_per_dim,
     iw_log_likelihood,

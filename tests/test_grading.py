@@ -26,10 +26,10 @@ import otter
 import psutil
 import pytest
 
-from course_utils import autograder, build
-from course_utils.classroom import default_jobs
-from course_utils.grading import GradeReport, check_close, grade
-from course_utils.supervise import TOKEN_VARIABLE
+from course_utils.grading import GradeReport, autograder, check_close, grade
+from course_utils.grading.classroom import default_jobs
+from course_utils.grading.supervise import TOKEN_VARIABLE
+from tools import build
 
 SOURCES = build.exercise_sources()
 STEMS = [s.stem for s in SOURCES]
@@ -42,7 +42,8 @@ def _cache_key() -> str:
     """A hash of everything `otter assign` turns into an autograder, and of otter's version."""
     digest = hashlib.sha256(f"otter {otter.__version__} python {sys.version_info[:2]}".encode())
     package = build.ROOT / "course_utils"
-    makers = [package / f"{name}.py" for name in ("build", "autograder", "sealed", "runtime")]
+    makers = [build.ROOT / "tools" / "build.py", package / "runtime.py",
+              *(package / "grading" / f"{name}.py" for name in ("autograder", "sealed"))]
     for path in sorted([*SOURCES, build.ROOT / "pyproject.toml", *makers]):
         digest.update(path.relative_to(build.ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -146,7 +147,7 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     nb = with_cell(nb, "import course_utils.grading, torch\ncourse_utils.grading.check_close = lambda *a, **k: None\n"
                        "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
                        "import sys, types\n"
-                       "sys.modules['course_utils.sealed'] = types.SimpleNamespace(Sealed=lambda: None)",
+                       "sys.modules['course_utils.grading.sealed'] = types.SimpleNamespace(Sealed=lambda: None)",
                    index=4)
     jobs["rebinds the checks"] = ("02_gaussian_kl", nb)
     nb = student("06_vae")  # delegates to the reference: through an alias taken early, and by importing it
@@ -217,7 +218,7 @@ def test_there_are_exercises():
 @pytest.mark.parametrize("source", SOURCES, ids=STEMS)
 def test_committed_student_notebook_is_up_to_date(built, source):
     stale = build.sync_assigned(source, built[source.stem], write=False)
-    assert not stale, f"stale: {stale}; run `python -m course_utils.build` and commit the result"
+    assert not stale, f"stale: {stale}; run `python tools/build.py` and commit the result"
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -525,7 +526,7 @@ def test_the_installed_package_is_not_taken_for_tampering():
     # like a replaced function: a hidden test then refused every submission that imported the package.
     import course_utils.objectives  # noqa: F401
     import course_utils.train  # noqa: F401
-    from course_utils.sealed import Sealed
+    from course_utils.grading.sealed import Sealed
 
     checks = Sealed()
     checks.done()

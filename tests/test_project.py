@@ -10,7 +10,7 @@ import tomllib
 
 import pytest
 
-from course_utils import build
+from tools import build
 
 ROOT = build.ROOT
 LESSONS = build.lesson_notebooks()
@@ -22,10 +22,10 @@ def _name(requirement: str) -> str:
 
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-# Package modules that lessons never import: the instructor's build, the test plugin, otter glue.
-# The grading side of the package: only exercises (and instructors) import these, through the grading extra.
-GRADING_MODULES = {"grading", "autograder", "supervise", "classroom", "sealed"}
-NOT_FOR_LESSONS = {"build", "testing"} | GRADING_MODULES
+# What lessons import: the teaching core and the widgets. The grading wing, course_utils/grading/, is what
+# only exercises (and instructors) import, through the grading extra; tools/ is never installed.
+PACKAGE = ROOT / "course_utils"
+GRADING_MODULES = sorted((PACKAGE / "grading").glob("*.py"))
 
 
 def _third_party_imports(sources: list[str]) -> set[str]:
@@ -49,13 +49,13 @@ def _code(notebook):
 
 def test_dependencies_by_use():
     # the package's own dependencies are exactly what lessons import (Colab's lesson install stays minimal)
-    modules = [p.read_text() for p in (ROOT / "course_utils").glob("*.py") if p.stem not in NOT_FOR_LESSONS]
+    modules = [p.read_text(encoding="utf-8") for p in [*PACKAGE.glob("*.py"), *PACKAGE.glob("widgets/*.py")]]
     lessons = _third_party_imports(modules + [src for nb in LESSONS for src in _code(nb)])
     assert lessons == {_name(r) for r in PROJECT["dependencies"]}
     # exercises add exactly the grading extra; the dev tools pull grading in, so the test suite can grade
     grading = {_name(r) for r in PROJECT["optional-dependencies"]["grading"]}
     exercises = [src for nb in build.exercise_sources() for src in _code(nb)]
-    grading_side = [(ROOT / "course_utils" / f"{name}.py").read_text() for name in sorted(GRADING_MODULES)]
+    grading_side = [p.read_text(encoding="utf-8") for p in GRADING_MODULES]
     assert _third_party_imports(grading_side + exercises) - lessons == grading
     assert "course-utils[grading]" in PROJECT["optional-dependencies"]["dev"]
 
@@ -100,7 +100,7 @@ def test_lessons_exist_and_are_numbered_uniquely():
 def test_notebook_starts_with_the_course_setup_cell(notebook):
     cells = json.loads(notebook.read_text())["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
-    assert code and "".join(code[0]["source"]) == build.setup_cell_for(notebook), "run `python -m course_utils.build`"
+    assert code and "".join(code[0]["source"]) == build.setup_cell_for(notebook), "run `python tools/build.py`"
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.name)
@@ -118,7 +118,7 @@ def test_lesson_tells_a_story_and_is_committed_executed(notebook):
 
 def test_setup_cells_and_readme_map_are_in_sync():
     stale = [nb.name for nb in LESSONS + build.exercise_sources() if build.sync_setup_cell(nb, check=True)]
-    assert not stale and not build.sync_readme(check=True), "run `python -m course_utils.build`"
+    assert not stale and not build.sync_readme(check=True), "run `python tools/build.py`"
     readme = (ROOT / "README.md").read_text()
     for nb in LESSONS:
         assert build.colab_url(nb) in readme

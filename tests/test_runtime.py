@@ -104,7 +104,7 @@ def test_the_version_lives_in_one_place():
 
     import course_utils
     from course_utils import runtime
-    from course_utils.build import ROOT
+    from tools.build import ROOT
 
     assert course_utils.__version__ == runtime.VERSION
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())

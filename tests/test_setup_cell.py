@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from course_utils import runtime
-from course_utils.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
+from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.build import ROOT
+from tools.build import ROOT
 
 COLAB_IPYWIDGETS = "7.7.1"
 WIDGET_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*widgets.py"))

@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .plots import save_figure
+from ..plots import save_figure
 
 RED, BLACK = (230, 30, 30), (0, 0, 0)
 

@@ -1,11 +1,11 @@
 """Rebuild everything generated from one source: setup cells, README lesson map, student notebooks.
 
-    python -m course_utils.build          # rewrite what is stale
-    python -m course_utils.build --check  # list what is stale and exit 1 (used by the tests)
+    python tools/build.py          # rewrite what is stale (`course-build` runs this from a checkout)
+    python tools/build.py --check  # list what is stale and exit 1 (used by the tests)
 
 Setup cells and Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits that one
 place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
-hidden tests) go through `otter assign`, after `course_utils.autograder.prepare_source` has sealed
+hidden tests) go through `otter assign`, after `course_utils.grading.autograder.prepare_source` has sealed
 their hidden tests and added the autograder's requirements: the student notebook is written to
 notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
 autograder zip (with hidden tests) to notebooks/exercises/dist/ (not committed).
@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .runtime import BRANCH, REPOSITORY, VERSION, install_requirement, repository_url
+from course_utils.runtime import BRANCH, REPOSITORY, VERSION, install_requirement, repository_url
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -71,7 +71,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is
         raise CourseSetupError(
             f"pip could not install {{source}} (its last lines above say why). Check the internet connection "
             "and rerun this cell. A fork sets REPOSITORY in course_utils/runtime.py and runs "
-            "`python -m course_utils.build`; to install from elsewhere, run "
+            "`python tools/build.py`; to install from elsewhere, run "
             "os.environ['COURSE_INSTALL_SOURCE'] = '<a git URL or a folder with the course>' and rerun this cell.")
     importlib.invalidate_caches()
     if version("course-utils") != "{VERSION}":
@@ -200,7 +200,7 @@ def assign(source: Path, out: Path) -> Path:
     """Run `otter assign` on one exercise source into `out`; returns the autograder zip's path."""
     from otter.assign import main as otter_assign  # imported here: otter takes seconds to import
 
-    from .autograder import prepare_source
+    from course_utils.grading.autograder import prepare_source
 
     prepared = prepare_source(source, out.parent / f"{out.name}-source")
     try:

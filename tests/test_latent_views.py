@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from course_utils import latent_space as ls
-from course_utils import latent_widgets as lw
 from course_utils import widget_canvas as wc
 from course_utils.models import VAE, Autoencoder
+from course_utils.widgets import latent_views as lw
 
 
 @pytest.fixture(autouse=True)

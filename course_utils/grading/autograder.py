@@ -1,8 +1,8 @@
 """What goes into an autograder zip: sealed hidden tests, the environment's requirements, and a check.
 
-`course_utils.build` calls `prepare_source` before `otter assign`: every hidden test's first line,
+`tools/build.py` calls `prepare_source` before `otter assign`: every hidden test's first line,
 
-    from course_utils.sealed import Sealed; H = Sealed()
+    from course_utils.grading.sealed import Sealed; H = Sealed()
 
 is replaced by `course_utils/sealed.py` embedded in the test and compiled afresh (see that module),
 and the assignment config gets the requirements that Gradescope's and Docker's setup installs
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from .runtime import install_requirement
+from ..runtime import install_requirement
 
-ROOT = Path(__file__).resolve().parent.parent
-SEALED_LINE = "from course_utils.sealed import Sealed; H = Sealed()"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (the build reads its pyproject.toml)
+SEALED_LINE = "from course_utils.grading.sealed import Sealed; H = Sealed()"
 SEALED_END = "H.done()"
 TEST_CONFIG = re.compile(r'""" # BEGIN TEST CONFIG\n(.*?)""" # END TEST CONFIG\n', re.S)
 
@@ -167,6 +167,6 @@ def autograder_info(autograder: Path) -> tuple[str | None, dict[str, float]]:
                     total = sum(case.get("points") or 0 for case in cases)
                 possible[spec["test"]["name"]] = float(total)
     except (zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"{autograder} is not an autograder zip made by `python -m course_utils.build`: "
+        raise ValueError(f"{autograder} is not an autograder zip made by `python tools/build.py`: "
                          f"{err}") from err
     return config.get("assignment_name"), possible

@@ -1,7 +1,8 @@
 """Grade a whole class: a folder of notebooks against one autograder, in parallel, into one CSV.
 
-    python -m course_utils.grading SUBMISSIONS/ --autograder ZIP --out grades.csv [--timeout 300]
+    course-grade SUBMISSIONS/ --autograder ZIP --out grades.csv [--timeout 300]
         [--jobs N] [--regrade]
+    (the same as `python -m course_utils.grading ...`)
 
 One row per submission (file name, total, possible, each question's score, the reason for every
 lost point, and the submission's error if any). Rows are appended as soon as each grading ends, so
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .grading import GradeReport, autograder_info, grade
+from .autograder import autograder_info
+from .grade import GradeReport, grade
 
 
 def default_jobs() -> int:
@@ -109,7 +111,7 @@ def summary(rows: dict[str, dict[str, str]], questions: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grading", description=__doc__,
+    parser = argparse.ArgumentParser(prog="course-grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=Path, help="folder of submitted notebooks (searched recursively)")
     parser.add_argument("--autograder", type=Path, required=True, help="the exercise's autograder zip")
@@ -129,4 +131,24 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(rows, list(questions)))
     seconds, jobs = time.monotonic() - started, args.jobs or default_jobs()
     print(f"wrote {args.out} in {seconds:.0f} s with {jobs} parallel gradings")
+    return 0
+
+
+def build(argv: list[str] | None = None) -> int:
+    """`course-build`: run the checkout's tools/build.py (student notebooks, autograders, setup cells)."""
+    import runpy
+
+    from ..runtime import repo_root
+
+    root = repo_root()
+    script = root / "tools" / "build.py" if root is not None else None
+    if script is None or not script.is_file():
+        print("error: course-build rebuilds a checkout of the course; run it inside one (the folder that holds "
+              "course_utils/, notebooks/ and tools/)", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *(sys.argv[1:] if argv is None else argv)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as done:
+        return int(done.code or 0)
     return 0

@@ -1,6 +1,6 @@
 """One grading run in a process of its own, which ends every process the run started.
 
-    python -m course_utils.supervise AUTOGRADER.zip SUBMISSION.ipynb OUT_DIR TIMEOUT
+    python -m course_utils.grading.supervise AUTOGRADER.zip SUBMISSION.ipynb OUT_DIR TIMEOUT
 
 `course_utils.grading.grade` starts this with a token in the environment. The supervisor makes
 itself a *child subreaper* (Linux), so a process that the submission starts and that leaves its

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
-from course_utils.latent import (
+from course_utils.linear_gaussian import (
     LinearGaussian,
     elbo,
     expected_log_likelihood,

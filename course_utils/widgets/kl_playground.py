@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import torch
 
-from . import info
-from .checks import check_distribution
+from .. import info
+from ..checks import check_distribution
 
 KINDS = ("bernoulli", "categorical", "gaussian")
 

@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Bernoulli, Categorical, Normal
 from torch.distributions import kl_divergence as torch_kl
 
-from course_utils import widgets
+from course_utils.widgets import kl_playground as widgets
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.beyond import (
+from course_utils.conditional import (
     bayes_classify,
     check_mask,
     class_log_likelihoods,

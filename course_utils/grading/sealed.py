@@ -2,11 +2,11 @@
 
 A hidden test starts with the line
 
-    from course_utils.sealed import Sealed; H = Sealed()
+    from course_utils.grading.sealed import Sealed; H = Sealed()
 
-Run as an ordinary notebook, that imports this file. In a built autograder, `course_utils.build`
+Run as an ordinary notebook, that imports this file. In a built autograder, `tools/build.py`
 replaces the line with this file's source, embedded in the test and executed afresh into a private
-namespace, so student code that rebinds `course_utils.sealed` (or anything else in
+namespace, so student code that rebinds `course_utils.grading.sealed` (or anything else in
 `sys.modules`) cannot reach it. `Sealed()` then
 
 * refuses to grade if the submission replaced a Python function of torch, torch.distributions,
@@ -35,6 +35,10 @@ from importlib.machinery import PathFinder
 MARK = "<sealed course check>"  # filename of code compiled by these checks (never switched off)
 _BUILTIN = type(len)
 _FUNCTION = types.FunctionType
+
+
+SELF = ("course_utils.grading.sealed", "course_utils.sealed")  # this module, by its name and its old one
+MOVED = {"latent": "linear_gaussian", "beyond": "conditional"}  # old names of reference modules (course_utils.MOVED)
 
 
 class ReferenceUnavailable(RuntimeError):
@@ -101,7 +105,7 @@ def _tampering(package: str) -> list[str]:
         found += _replaced(torch.Tensor, "torch.Tensor", torch_dir, depth=1)
         found += _replaced(torch.nn.Module, "torch.nn.Module", torch_dir, depth=1)
     for modname, module in list(sys.modules.items()):
-        if module is not None and modname.startswith("course_utils") and modname != "course_utils.sealed":
+        if module is not None and modname.startswith("course_utils") and modname not in SELF:
             found += _replaced(module, modname, (package,) + libraries)
     return found
 
@@ -164,6 +168,8 @@ class Sealed:
             parts = module.split(".")
             if parts[0] != "course_utils" or len(parts) < 2:
                 raise ValueError(f"reference wants a course_utils module, got {module!r}")
+            if len(parts) == 2 and parts[1] in MOVED:
+                parts = ["course_utils", *MOVED[parts[1]].split(".")]
             path = os.path.join(self._package, *parts[1:]) + ".py"
             with open(path, encoding="utf-8") as f:
                 source = f.read()

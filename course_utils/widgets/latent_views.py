@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import latent_space as ls
-from .plots import scatter_codes, tile
-from .widget_canvas import BLACK, RED, Canvas, LatentView, assemble, figure, index_box, slider, slot
+from .. import latent_space as ls
+from ..plots import scatter_codes, tile
+from .canvas import BLACK, RED, Canvas, LatentView, assemble, figure, index_box, slider, slot
 
 
 def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], labels: torch.Tensor) -> LatentView:

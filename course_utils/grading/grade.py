@@ -1,9 +1,9 @@
-"""Glue between the course and otter-grader: packaged public tests, helpful checks, honest grading.
+"""Grading one submission with otter-grader, honestly: every question reported, every loss explained.
 
-Exercise sources live in notebooks/exercises/ (solutions and hidden tests); `python -m
-course_utils.build` turns them into student notebooks and autograders. `grade` grades one
-notebook; `python -m course_utils.grading SUBMISSIONS/ --autograder ZIP --out grades.csv` a class
-(see course_utils.classroom).
+The instructor side of `course_utils.grading`. Exercise sources live in notebooks/exercises/
+(solutions and hidden tests); `tools/build.py` turns them into student notebooks and autograders.
+`grade` grades one notebook under a supervisor process (`grading.supervise`); the class command,
+`course-grade SUBMISSIONS/ --autograder ZIP --out grades.csv`, lives in `grading.classroom`.
 """
 
 from __future__ import annotations
@@ -18,54 +18,12 @@ import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 
 import psutil
-import torch
 
 from .autograder import autograder_info
 from .supervise import CELL_KEY, TOKEN_VARIABLE, kill_descendants, kill_tokened
-
-
-def tests_dir(assignment: str) -> Path:
-    """Folder of an exercise's public tests, shipped inside course_utils (so Colab needs no upload)."""
-    folder = Path(str(files("course_utils") / "exercise_tests" / assignment))
-    if not folder.is_dir():
-        known = sorted(p.name for p in Path(str(files("course_utils") / "exercise_tests")).iterdir()
-                       if p.is_dir())
-        raise ValueError(f"no exercise named {assignment!r}; known exercises: {', '.join(known)}")
-    return folder
-
-
-def notebook_grader(assignment: str):
-    """An `otter.Notebook` whose `grader.check("question")` runs the packaged public tests."""
-    import otter
-
-    nb_path = f"{assignment}.ipynb"
-    return otter.Notebook(nb_path if Path(nb_path).is_file() else None, tests_dir=str(tests_dir(assignment)))
-
-
-def check_close(got, expected, what: str = "your answer", rtol: float = 1e-5, atol: float = 1e-6) -> None:
-    """Raise an AssertionError that says *what* is wrong: type, shape, NaN, or largest difference."""
-    if got is None or got is Ellipsis:
-        raise AssertionError(f"{what} is {got!r}: the exercise is not done yet (replace the `...`).")
-    expected_t = torch.as_tensor(expected, dtype=torch.float64)
-    try:
-        got_t = torch.as_tensor(got.detach() if torch.is_tensor(got) else got, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise AssertionError(f"{what} should be a number or tensor, got {type(got).__name__}") from err
-    if got_t.shape != expected_t.shape:
-        raise AssertionError(f"{what} has shape {tuple(got_t.shape)}, expected {tuple(expected_t.shape)}")
-    if torch.isnan(got_t).any():
-        raise AssertionError(f"{what} contains NaN")
-    if not torch.allclose(got_t, expected_t, rtol=rtol, atol=atol):
-        diff = (got_t - expected_t).abs()
-        worst = int(diff.argmax())
-        raise AssertionError(
-            f"{what} is not close: max abs difference {diff.max().item():.3g} at flat index {worst} "
-            f"(got {got_t.flatten()[worst].item():.6g}, expected {expected_t.flatten()[worst].item():.6g})"
-        )
 
 
 @dataclass
@@ -142,7 +100,7 @@ def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tupl
     out.mkdir()
     token = uuid.uuid4().hex
     env = {**os.environ, TOKEN_VARIABLE: token, "TMPDIR": str(work), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "course_utils.supervise", str(autograder.resolve()), str(nb_path), str(out),
+    cmd = [sys.executable, "-m", "course_utils.grading.supervise", str(autograder.resolve()), str(nb_path), str(out),
            str(timeout)]
     with open(work / "log.txt", "wb") as log_file:  # a file, not a pipe: escaped processes may hold it open
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=work, env=env,
@@ -181,7 +139,8 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
     """Grade one notebook with `otter run` (no Docker): every question reported, every loss explained."""
     submission, autograder = Path(submission), Path(autograder)
     if not autograder.is_file():
-        raise ValueError(f"autograder zip {autograder} does not exist; build it with `python -m course_utils.build`")
+        raise ValueError(f"autograder zip {autograder} does not exist; build it in the course checkout with "
+                         "`course-build` (or `python tools/build.py`)")
     if not submission.is_file():
         raise ValueError(f"submission {submission} does not exist (or is a folder)")
     if not timeout > 0:
@@ -242,8 +201,3 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
             report.reasons[q] = reason
     return report
 
-
-if __name__ == "__main__":
-    from .classroom import main
-
-    sys.exit(main())
