@@ -18,6 +18,7 @@ import filecmp
 import json
 import re
 import shutil
+import string
 import sys
 import tempfile
 from pathlib import Path
@@ -32,66 +33,22 @@ DIST = EXERCISES / "dist"
 TESTS_PKG = ROOT / "course_utils" / "exercise_tests"
 SETUP_MARKER = "# Course setup"
 
+SETUP_TEMPLATE = Path(__file__).with_name("setup_cell.py")  # the cell's code, a Python file that ruff checks
+
+
 def setup_cell(extras: tuple[str, ...] = ()) -> str:
     """The course setup cell; exercises pass extras=("grading",) so that Colab also installs otter-grader."""
-    requirement, fallback = install_requirement(extras), install_requirement(extras, ref=BRANCH)
-    return f'''{SETUP_MARKER}: the same first cell in every notebook (Colab install, imports, seed, device).
-import importlib.util
-import os
-import subprocess
-import sys
-import tempfile
-
-if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
-    from importlib.metadata import version
-
-    class CourseSetupError(Exception):
-        def _render_traceback_(self):  # IPython prints this message instead of a traceback
-            return [f"CourseSetupError: {{self}}"]
-
-    # Only the course package, at the version this notebook was made with ({VERSION}); Colab's own torch
-    # and torchvision are pinned so that pip never reinstalls or downgrades them.
-    pins = os.path.join(tempfile.gettempdir(), "course_pins.txt")
-    with open(pins, "w") as f:
-        f.write("".join(f"{{p}}=={{version(p)}}\\n" for p in ("torch", "torchvision")))
-    # The tag of this version first; if the repository has no such tag (yet), its main branch, which the
-    # version check below accepts only if it still holds this version.
-    sources = [os.environ["COURSE_INSTALL_SOURCE"]] if os.environ.get("COURSE_INSTALL_SOURCE") else [
-        "{requirement}", "{fallback}"]
-    for source in sources:
-        print(f"Installing {{source}} with pip (under a minute):", flush=True)
-        pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--progress-bar", "off", "-c", pins, source],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in pip.stdout:  # pip's progress as it comes, less the packages Colab already has
-            if not line.startswith("Requirement already satisfied"):
-                print("   ", line.rstrip(), flush=True)
-        if pip.wait() == 0:
-            break
-    else:
-        raise CourseSetupError(
-            f"pip could not install {{source}} (its last lines above say why). Check the internet connection "
-            "and rerun this cell. A fork sets REPOSITORY in course_utils/runtime.py and runs "
-            "`python tools/build.py`; to install from elsewhere, run "
-            "os.environ['COURSE_INSTALL_SOURCE'] = '<a git URL or a folder with the course>' and rerun this cell.")
-    importlib.invalidate_caches()
-    if version("course-utils") != "{VERSION}":
-        found = version("course-utils")
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", "course-utils"], check=False)
-        raise CourseSetupError(
-            f"{{source}} holds course_utils {{found}}, but this notebook was made for {VERSION}, so it was "
-            "uninstalled again. Open the notebook's current version from {repository_url()}, or install "
-            "the version it was made for: os.environ['COURSE_INSTALL_SOURCE'] = '{requirement}' "
-            "(the default), then rerun this cell.")
-
-import torch
-
-import course_utils
-from course_utils import fast_mode, get_device, seed_everything
-
-FAST = fast_mode()  # True under CI or COURSE_FAST=1: fewer epochs, less data
-DEVICE = get_device()  # CUDA, then Apple MPS, then CPU; COURSE_DEVICE overrides
-seed_everything(0)
-print(f"torch {{torch.__version__}} | course_utils {{course_utils.__version__}} | {{DEVICE=}} | {{FAST=}}")'''
+    text = SETUP_TEMPLATE.read_text(encoding="utf-8")
+    start = text.find(f"\n{SETUP_MARKER}")
+    if start < 0:
+        raise ValueError(f"{SETUP_TEMPLATE} has no line starting with {SETUP_MARKER!r}: the cell starts there")
+    template = string.Template(text[start + 1:].rstrip("\n"))
+    values = {"VERSION": VERSION, "REQUIREMENT": install_requirement(extras),
+              "FALLBACK": install_requirement(extras, ref=BRANCH), "REPOSITORY_URL": repository_url()}
+    if set(template.get_identifiers()) != set(values):
+        raise ValueError(f"{SETUP_TEMPLATE} uses the placeholders {sorted(template.get_identifiers())}; "
+                         f"tools/build.py fills in {sorted(values)}: use those (or extend setup_cell)")
+    return template.substitute(values)
 
 
 SETUP_CELL = setup_cell()  # lessons: the course package alone
@@ -121,7 +78,7 @@ def _cell_text(cell: dict) -> str:
 
 def notebook_title(notebook: Path) -> str:
     """The text of the notebook's first '# Title' line (what the README's lesson map shows)."""
-    cells = json.loads(notebook.read_text())["cells"]
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     for cell in cells:
         if cell["cell_type"] == "markdown":
             for line in _cell_text(cell).splitlines():
@@ -137,7 +94,7 @@ def setup_cell_for(notebook: Path) -> str:
 
 def sync_setup_cell(notebook: Path, check: bool) -> bool:
     """Make the first code cell the course setup cell; True if it was (or would be) changed."""
-    nb = json.loads(notebook.read_text())
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
     expected = setup_cell_for(notebook)
     if code and _cell_text(nb["cells"][code[0]]) == expected:
@@ -153,7 +110,7 @@ def sync_setup_cell(notebook: Path, check: bool) -> bool:
         nb["cells"][code[0]] = cell
     else:
         nb["cells"].insert(code[0] if code else len(nb["cells"]), cell)
-    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return True
 
 
@@ -170,19 +127,19 @@ def lesson_map() -> str:
 
 def sync_readme(check: bool) -> bool:
     readme = ROOT / "README.md"
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     new = re.sub(r"(<!-- lesson-map:start -->\n).*?(<!-- lesson-map:end -->)",
                  lambda m: m.group(1) + lesson_map() + "\n" + m.group(2), text, flags=re.S)
     if new == text:
         return False
     if not check:
-        readme.write_text(new)
+        readme.write_text(new, encoding="utf-8")
     return True
 
 
 def _normalize_student(path: Path) -> str:
     """Student notebook text with deterministic ids and no outputs, so rebuilds compare equal."""
-    nb = json.loads(path.read_text())
+    nb = json.loads(path.read_text(encoding="utf-8"))
     for i, cell in enumerate(nb["cells"]):
         cell["id"] = f"cell-{i:02d}"
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
@@ -218,11 +175,11 @@ def sync_assigned(source: Path, out: Path, write: bool) -> list[str]:
     stale = []
     student_text = _normalize_student(out / "student" / source.name)
     target = STUDENT / source.name
-    if not target.is_file() or target.read_text() != student_text:
+    if not target.is_file() or target.read_text(encoding="utf-8") != student_text:
         stale.append(str(target.relative_to(ROOT)))
         if write:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(student_text)
+            target.write_text(student_text, encoding="utf-8")
     new_tests, pkg_tests = out / "student" / "tests", TESTS_PKG / source.stem
     names = {p.name for p in new_tests.glob("*.py")}
     old = {p.name for p in pkg_tests.glob("*.py")} if pkg_tests.is_dir() else set()
