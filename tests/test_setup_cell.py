@@ -8,6 +8,7 @@ what to do in a few lines, as IPython shows it, instead of a traceback.
 """
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -19,6 +20,7 @@ import pytest
 import torch
 
 from course_utils import runtime
+from tools import build
 from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
 
@@ -171,3 +173,33 @@ def test_a_tagged_version_is_never_changed():
     diff = subprocess.run(["git", "diff", "--stat", tag, "--", "course_utils"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout
     assert not diff.strip(), f"course_utils changed since {tag}: bump VERSION in course_utils/runtime.py\n{diff}"
+
+
+@pytest.mark.unit
+def test_the_cell_is_its_template_filled_in_and_ruff_checks_the_template():
+    template = build.SETUP_TEMPLATE.read_text(encoding="utf-8")
+    body = template[template.index(f"\n{build.SETUP_MARKER}:") + 1:].rstrip("\n").splitlines()
+    for cell in (SETUP_CELL, EXERCISE_SETUP_CELL):
+        compile(cell, "setup_cell", "exec")
+        lines = cell.splitlines()
+        assert lines[0].startswith(build.SETUP_MARKER) and not cell.endswith("\n") and "$" not in cell
+        # the template line for line; only the lines with a placeholder differ
+        assert len(lines) == len(body)
+        assert [a for a, b in zip(lines, body, strict=True) if "$" not in b] == [b for b in body if "$" not in b]
+    # ruff lints the template (pyproject.toml excludes notebooks, not tools/), so the cell's code is checked
+    listed = subprocess.run([sys.executable, "-m", "ruff", "check", "--show-files", "."], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    assert str(build.SETUP_TEMPLATE) in listed.splitlines()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("code", "error"), [
+    ("import os\n", "no line starting with '# Course setup'"),
+    ("# Course setup: a cell\nprint('$VERSION $PYTHON')\n", "uses the placeholders ['PYTHON', 'VERSION']"),
+], ids=["no marker line", "an unknown placeholder"])
+def test_a_broken_template_is_refused_with_what_to_fix(tmp_path, monkeypatch, code, error):
+    template = tmp_path / "setup_cell.py"
+    template.write_text(code, encoding="utf-8")
+    monkeypatch.setattr(build, "SETUP_TEMPLATE", template)
+    with pytest.raises(ValueError, match=re.escape(error)):
+        build.setup_cell()

@@ -38,11 +38,11 @@ SETUP_TEMPLATE = Path(__file__).with_name("setup_cell.py")  # the cell's code, a
 
 def setup_cell(extras: tuple[str, ...] = ()) -> str:
     """The course setup cell; exercises pass extras=("grading",) so that Colab also installs otter-grader."""
-    text = SETUP_TEMPLATE.read_text(encoding="utf-8")
-    start = text.find(f"\n{SETUP_MARKER}")
-    if start < 0:
+    lines = SETUP_TEMPLATE.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(SETUP_MARKER)), None)
+    if start is None:
         raise ValueError(f"{SETUP_TEMPLATE} has no line starting with {SETUP_MARKER!r}: the cell starts there")
-    template = string.Template(text[start + 1:].rstrip("\n"))
+    template = string.Template("".join(lines[start:]).rstrip("\n"))
     values = {"VERSION": VERSION, "REQUIREMENT": install_requirement(extras),
               "FALLBACK": install_requirement(extras, ref=BRANCH), "REPOSITORY_URL": repository_url()}
     if set(template.get_identifiers()) != set(values):
