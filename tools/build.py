@@ -3,8 +3,9 @@
     python tools/build.py          # rewrite what is stale (`course-build` runs this from a checkout)
     python tools/build.py --check  # list what is stale and exit 1 (used by the tests)
 
-Setup cells and Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits that one
-place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
+Setup cells are tools/setup_cell.py (a template that ruff lints) filled in with the version and install
+requirements of `course_utils.runtime`; they and the Colab badges are made from `runtime.REPOSITORY`/`BRANCH`,
+so a fork edits that one place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
 hidden tests) go through `otter assign`, after `course_utils.grading.autograder.prepare_source` has sealed
 their hidden tests and added the autograder's requirements: the student notebook is written to
 notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
