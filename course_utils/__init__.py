@@ -2,8 +2,9 @@
 
 What students read lives here (data, models, objectives, training, evaluation, plots, one module per
 lesson's concept); `course_utils.widgets` holds the interactive views and `course_utils.grading` the
-exercises' checks and the instructor's grading. Nothing heavy is imported until it is used:
-`plot_curves`, `save_figure` and `show_images` load matplotlib on first use.
+exercises' checks and the instructor's grading. Nothing heavy is imported until it is used: the
+names below load their module (torch, matplotlib) on first use, so `course_utils.grading`'s student face
+and the grading supervisor start without them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import importlib.abc
 import importlib.util
 import sys
 
-from .data import binarize_dynamic, binarize_fixed, load_mnist
-from .runtime import VERSION, fast_mode, figures_dir, get_device, seed_everything
-
-__version__ = VERSION  # set in course_utils/runtime.py, the one place
-
-_PLOTS = ("plot_curves", "save_figure", "show_images")
+# name -> the module that defines it; `__version__` is runtime.VERSION, the one place the version is set
+_LAZY = {
+    **dict.fromkeys(("binarize_dynamic", "binarize_fixed", "load_mnist"), "data"),
+    **dict.fromkeys(("VERSION", "fast_mode", "figures_dir", "get_device", "seed_everything"), "runtime"),
+    **dict.fromkeys(("plot_curves", "save_figure", "show_images"), "plots"),
+}
 
 # Modules that moved; notebooks saved (or handed out) before the move still import them by the old name.
 MOVED = {
@@ -56,15 +57,16 @@ if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
 
 
 def __getattr__(name: str):
-    """The plotting helpers on first use, so that importing the package does not import matplotlib."""
-    if name in _PLOTS:
-        from . import plots
-
-        return getattr(plots, name)
+    """The package's top-level names, each imported from its module on first use."""
+    if name == "__version__":
+        name = "VERSION"
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
+    "VERSION",
     "binarize_dynamic",
     "binarize_fixed",
     "fast_mode",
