@@ -28,6 +28,8 @@ import pytest
 
 from tools.build import NOTEBOOKS, ROOT
 
+pytestmark = pytest.mark.pipeline
+
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 WIDGET_ERRORS = ("Error displaying widget", "model not found")
 RUN_TIMEOUT_S = 240  # one lesson's cells, fast mode, on a busy 2-core machine

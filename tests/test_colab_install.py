@@ -26,6 +26,8 @@ import pytest
 from course_utils import runtime
 from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
+pytestmark = pytest.mark.pipeline
+
 SNAPSHOTS = sorted((ROOT / "tests" / "colab").glob("pip-freeze*.txt"))
 # Packages the lessons and Colab's own kernel rely on: even an exercise's install must leave them alone.
 KEEP = {"torch", "torchvision", "numpy", "matplotlib", "tqdm", "ipython", "ipykernel", "jupyter-client"}

@@ -9,6 +9,8 @@ import torch
 from course_utils import runtime
 from course_utils.runtime import fast_mode, get_device, seed_everything
 
+pytestmark = pytest.mark.unit
+
 
 def test_device_defaults_to_best_available(monkeypatch):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)

@@ -14,6 +14,8 @@ import pytest
 
 from tools.build import ROOT
 
+pytestmark = pytest.mark.pipeline
+
 COLAB_IPYWIDGETS = "7.7.1"
 WIDGET_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*widgets.py"))
 
