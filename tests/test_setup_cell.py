@@ -10,15 +10,13 @@ what to do in a few lines, as IPython shows it, instead of a traceback.
 import os
 import subprocess
 import sys
-import sysconfig
 import textwrap
-import venv
-from pathlib import Path
 
 import pytest
 import torch
 
 from course_utils import runtime
+from tests.venvs import venv_seeing_this_one
 from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
 
@@ -26,17 +24,11 @@ from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 def colab_like(tmp_path):
     """A new venv that sees this environment's site-packages (not course_utils), and a fake google.colab."""
     tmp = tmp_path
-    env_dir = tmp / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    # Only the plain site-packages folder: .pth files there (course_utils' editable install) are not read.
-    Path(purelib, "host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv_seeing_this_one(tmp / "venv")
     fake = tmp / "fake_colab" / "google" / "colab"
     fake.mkdir(parents=True)
-    (fake.parent / "__init__.py").write_text("")
-    (fake / "__init__.py").write_text("IN_COLAB = True\n")
+    (fake.parent / "__init__.py").write_text("", encoding="utf-8")
+    (fake / "__init__.py").write_text("IN_COLAB = True\n", encoding="utf-8")
     return tmp, python
 
 
@@ -52,7 +44,7 @@ def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
         print("COURSE_UTILS", course_utils.__file__)
         print("TORCH", torch.__version__, torch.__file__)
         print("TESTS", sorted(p.name for p in tests_dir("02_gaussian_kl").glob("*.py")))
-    """))
+    """), encoding="utf-8")
     # The cell's own sources: its version's tag, then the branch. Here the tag's source is missing (a
     # repository without that tag) and the branch is this checkout, so the cell must fall back to it.
     missing = tmp / "no-tag-here"
@@ -87,7 +79,7 @@ def _run_in_ipython(python, tmp, cell, source):
         from IPython.core.interactiveshell import InteractiveShell
         result = InteractiveShell.instance().run_cell(sys.stdin.read())
         print("RAISED", type(result.error_in_exec).__name__)
-    """))
+    """), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "COURSE_INSTALL_SOURCE": str(source),
            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONHOME", None)
@@ -112,7 +104,7 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
     # moved on: another version is refused, with the same short message, and uninstalled again.
     other = tmp / "newer_course"
     (other / "course_utils").mkdir(parents=True)
-    (other / "course_utils" / "__init__.py").write_text("")
+    (other / "course_utils" / "__init__.py").write_text("", encoding="utf-8")
     (other / "pyproject.toml").write_text(textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=61"]
@@ -122,7 +114,7 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
         version = "99.0"
         [tool.setuptools]
         packages = ["course_utils"]
-    """))
+    """), encoding="utf-8")
     out = _run_in_ipython(python, tmp, SETUP_CELL, other)
     assert "RAISED CourseSetupError" in out
     assert f"holds course_utils 99.0, but this notebook was made for {runtime.VERSION}" in out

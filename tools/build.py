@@ -121,7 +121,7 @@ def _cell_text(cell: dict) -> str:
 
 def notebook_title(notebook: Path) -> str:
     """The text of the notebook's first '# Title' line (what the README's lesson map shows)."""
-    cells = json.loads(notebook.read_text())["cells"]
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     for cell in cells:
         if cell["cell_type"] == "markdown":
             for line in _cell_text(cell).splitlines():
@@ -137,7 +137,7 @@ def setup_cell_for(notebook: Path) -> str:
 
 def sync_setup_cell(notebook: Path, check: bool) -> bool:
     """Make the first code cell the course setup cell; True if it was (or would be) changed."""
-    nb = json.loads(notebook.read_text())
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
     expected = setup_cell_for(notebook)
     if code and _cell_text(nb["cells"][code[0]]) == expected:
@@ -153,7 +153,7 @@ def sync_setup_cell(notebook: Path, check: bool) -> bool:
         nb["cells"][code[0]] = cell
     else:
         nb["cells"].insert(code[0] if code else len(nb["cells"]), cell)
-    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
     return True
 
 
@@ -170,19 +170,19 @@ def lesson_map() -> str:
 
 def sync_readme(check: bool) -> bool:
     readme = ROOT / "README.md"
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     new = re.sub(r"(<!-- lesson-map:start -->\n).*?(<!-- lesson-map:end -->)",
                  lambda m: m.group(1) + lesson_map() + "\n" + m.group(2), text, flags=re.S)
     if new == text:
         return False
     if not check:
-        readme.write_text(new)
+        readme.write_text(new, encoding="utf-8", newline="\n")
     return True
 
 
 def _normalize_student(path: Path) -> str:
     """Student notebook text with deterministic ids and no outputs, so rebuilds compare equal."""
-    nb = json.loads(path.read_text())
+    nb = json.loads(path.read_text(encoding="utf-8"))
     for i, cell in enumerate(nb["cells"]):
         cell["id"] = f"cell-{i:02d}"
         cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
@@ -218,11 +218,11 @@ def sync_assigned(source: Path, out: Path, write: bool) -> list[str]:
     stale = []
     student_text = _normalize_student(out / "student" / source.name)
     target = STUDENT / source.name
-    if not target.is_file() or target.read_text() != student_text:
+    if not target.is_file() or target.read_text(encoding="utf-8") != student_text:
         stale.append(str(target.relative_to(ROOT)))
         if write:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(student_text)
+            target.write_text(student_text, encoding="utf-8", newline="\n")
     new_tests, pkg_tests = out / "student" / "tests", TESTS_PKG / source.stem
     names = {p.name for p in new_tests.glob("*.py")}
     old = {p.name for p in pkg_tests.glob("*.py")} if pkg_tests.is_dir() else set()
