@@ -32,6 +32,7 @@ def colab_like(tmp_path):
     return tmp, python
 
 
+@pytest.mark.pipeline
 def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
     tmp, python = colab_like
     script = tmp / "run_cell.py"
@@ -92,6 +93,7 @@ def _run_in_ipython(python, tmp, cell, source):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.pipeline
 def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_like):
     tmp, python = colab_like
     out = _run_in_ipython(python, tmp, EXERCISE_SETUP_CELL, tmp / "no-such-folder")
@@ -126,6 +128,7 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
     assert check.stdout.strip() == "None", "the wrong version must be uninstalled, so a rerun installs again"
 
 
+@pytest.mark.unit
 def test_the_install_is_pinned_to_the_notebooks_version():
     # install_requirement is the one place: tag v<VERSION>, the version pyproject.toml and __version__ read
     assert runtime.install_requirement().endswith(f"@v{runtime.VERSION}")
@@ -136,6 +139,7 @@ def test_the_install_is_pinned_to_the_notebooks_version():
     assert "[grading]" in EXERCISE_SETUP_CELL and "[grading]" not in SETUP_CELL
 
 
+@pytest.mark.pipeline
 def test_outside_colab_the_cell_installs_nothing(colab_like):
     tmp, python = colab_like
     # Without google.colab the cell must not call pip; course_utils is then simply missing here.
@@ -147,12 +151,14 @@ def test_outside_colab_the_cell_installs_nothing(colab_like):
     assert "pip" not in proc.stderr.lower()
 
 
+@pytest.mark.unit
 def test_setup_cell_runs_here():
     proc = subprocess.run([sys.executable, "-c", SETUP_CELL], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "DEVICE=device(type=" in proc.stdout and "FAST=" in proc.stdout
 
 
+@pytest.mark.unit
 def test_a_tagged_version_is_never_changed():
     # Colab installs tag v<VERSION>: once it exists, a changed package needs a new VERSION (and tag), or the
     # notebooks would run on a package older than the one they were tested with.
