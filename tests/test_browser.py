@@ -5,6 +5,8 @@ lessons (so nothing the browser does can touch the committed notebooks). For eac
 runs all cells in fast mode, moves a slider with the keyboard, and checks that the widget's image (or
 plot) really changed and that no widget error is shown. Before/after screenshots go to
 tests/artifacts/browser/ (ignored by git). Server and browser are stopped even when a check fails.
+Every wait has its own deadline and a failure names the step it was waiting for; notebooks open with
+their kernel directly (JupyterLab's autoStartDefaultKernel), never behind the Select Kernel dialog.
 
 Needs Chromium (Debian: `apt-get install chromium`; or set COURSE_CHROMIUM to a Chrome/Chromium
 binary) and `pip install playwright` (Playwright's own browser download is not needed). `.ci/run`
