@@ -149,7 +149,7 @@ def write_results(out: Path, stem: str, ref: dict, course: dict, rec: dict, sett
 
     out.mkdir(parents=True, exist_ok=True)
     epochs = len(course["seconds"])
-    with open(out / f"{stem}.csv", "w", newline="") as f:
+    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["run", "epoch", "train_seconds", "test_neg_elbo"])
         for name, run in (("reference", ref), ("course", course), ("recommended", rec)):
@@ -183,7 +183,7 @@ def write_results(out: Path, stem: str, ref: dict, course: dict, rec: dict, sett
         if t_ref is not None and t is not None:
             lines.append(f"- Time-to-{TARGET:g} ratio, reference / course {name}: **{t_ref / t:.2f}×**.")
     text = "\n".join(lines) + "\n"
-    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.md").write_text(text, encoding="utf-8")
     print("\n" + text)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))

@@ -30,6 +30,8 @@ from course_utils.mixture import (
     sample_mixture,
 )
 
+pytestmark = pytest.mark.integration
+
 D = 12  # pixels of the synthetic images
 
 

@@ -5,6 +5,8 @@ import torch
 
 from course_utils import checks, data, models
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("shape", [(5, 784), (5, 28, 28), (5, 1, 28, 28)])
 def test_flatten_images_gives_the_same_rows_for_every_layout(shape):

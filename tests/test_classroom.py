@@ -8,6 +8,8 @@ import pytest
 from course_utils import classroom
 from course_utils.grading.autograder import autograder_info
 
+pytestmark = pytest.mark.unit
+
 
 def _test_file(name: str, points, case_points=(None,)) -> str:
     cases = [{"code": ">>> 1 + 1\n2\n", "hidden": False, "locked": False, "points": p} for p in case_points]

@@ -24,7 +24,10 @@ from pathlib import Path
 import pytest
 
 from course_utils import runtime
+from tests.venvs import venv_python
 from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
+
+pytestmark = pytest.mark.pipeline
 
 SNAPSHOTS = sorted((ROOT / "tests" / "colab").glob("pip-freeze*.txt"))
 # Packages the lessons and Colab's own kernel rely on: even an exercise's install must leave them alone.
@@ -38,7 +41,7 @@ def _norm(name: str) -> str:
 def read_snapshot(path: Path) -> dict[str, str]:
     """{normalized name: version} of a `pip freeze`; a URL line's version comes from its file name."""
     packages = {}
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -80,7 +83,7 @@ class FakeColab:
         python313 = _python313()
         if python313 is None:
             pytest.skip("needs a Python 3.13 (Colab's) to resolve as Colab does: e.g. `pyenv install 3.13`")
-        self.python = str(tmp / "colab" / "bin" / "python")
+        self.python = str(venv_python(tmp / "colab"))
         subprocess.run([python313, "-m", "venv", str(tmp / "colab")], check=True, timeout=300)
         self.site = Path(self._run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
         for name, version in self.snapshot.items():
@@ -99,8 +102,9 @@ class FakeColab:
     def _write_metadata(self, name: str, version: str, extras: str) -> None:
         folder = self.site / f"{name.replace('-', '_')}-{version}.dist-info"
         folder.mkdir(exist_ok=True)
-        (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{extras}")
-        (folder / "INSTALLER").write_text("pip\n")
+        metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{extras}"
+        (folder / "METADATA").write_text(metadata, encoding="utf-8")
+        (folder / "INSTALLER").write_text("pip\n", encoding="utf-8")
 
     def add_real_extras(self, name: str) -> None:
         """Give an installed stand-in the extras its real release declares (from PyPI's wheel)."""
@@ -118,7 +122,7 @@ class FakeColab:
         """{name: version} that the setup cell's `pip install` (with `extras`) would install here."""
         requirement = _local_requirement(extras, self.tmp)
         pins = self.tmp / "course_pins.txt"  # the setup cell pins Colab's torch and torchvision
-        pins.write_text("".join(f"{p}=={self.snapshot[p]}\n" for p in ("torch", "torchvision")))
+        pins.write_text("".join(f"{p}=={self.snapshot[p]}\n" for p in ("torch", "torchvision")), encoding="utf-8")
         report = self.tmp / "report.json"
         for _ in range(5):  # an installed package's extras asked for: make its stand-in real, resolve again
             out = self._pip("install", "--dry-run", "--report", str(report), "-c", str(pins), requirement)
@@ -129,7 +133,7 @@ class FakeColab:
             for name in missing:
                 self.add_real_extras(name)
         return {_norm(item["metadata"]["name"]): item["metadata"]["version"]
-                for item in json.loads(report.read_text())["install"]}
+                for item in json.loads(report.read_text(encoding="utf-8"))["install"]}
 
 
 def _local_requirement(extras: tuple[str, ...], tmp: Path) -> str:

@@ -29,6 +29,8 @@ from course_utils.conditional import (
 from course_utils.evaluation import iw_log_likelihood
 from course_utils.models import CVAE, VAE
 
+pytestmark = pytest.mark.unit
+
 Z = 6.0
 REPEATS = 200
 D = 6  # pixels of the toy images

@@ -18,6 +18,8 @@ from course_utils.data import (
     same_device,
 )
 
+pytestmark = pytest.mark.integration
+
 # Facts of the dataset (from its distribution's README), not numbers from a run.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -13,6 +13,8 @@ from torch.utils._pytree import tree_leaves
 from course_utils.models import VAE, Autoencoder
 from course_utils.train import evaluate, fit
 
+pytestmark = pytest.mark.unit
+
 
 class Float64Watch(TorchFunctionMode):
     """Records every torch call that returns a float64 tensor on `device`."""

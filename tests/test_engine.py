@@ -11,6 +11,8 @@ from course_utils.models import CVAE, VAE, ModelConfig, Trainable, build_model
 from course_utils.objectives import LossTerms, kl_weight, negative_elbo
 from course_utils.train import evaluate, fit
 
+pytestmark = pytest.mark.unit
+
 
 class IndependentPixels(nn.Module):
     """A model fit does not know by name: lesson 01's independent Bernoulli pixels, learned by Adam.

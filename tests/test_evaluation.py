@@ -24,6 +24,8 @@ from course_utils.evaluation import (
 from course_utils.models import VAE
 from course_utils.objectives import negative_elbo
 
+pytestmark = pytest.mark.unit
+
 Z = 5.5
 
 

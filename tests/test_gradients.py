@@ -15,6 +15,8 @@ from course_utils.gradients import (
     score_function_gradients,
 )
 
+pytestmark = pytest.mark.unit
+
 OBJECTIVES = [QUADRATIC, COSINE]
 ESTIMATORS = [score_function_gradients, pathwise_gradients]
 # (mu, logvar) of q, 2-D

@@ -31,6 +31,8 @@ from course_utils.grading.classroom import default_jobs
 from course_utils.grading.supervise import TOKEN_VARIABLE
 from tools import build
 
+pytestmark = pytest.mark.pipeline
+
 SOURCES = build.exercise_sources()
 STEMS = [s.stem for s in SOURCES]
 TIMEOUT = 300  # an ordinary grading takes ~15-25 s on 2 busy cores

@@ -9,6 +9,8 @@ from torch.distributions import kl_divergence as torch_kl
 
 from course_utils import info
 
+pytestmark = pytest.mark.unit
+
 
 def random_distributions(seed: int, num: int = 500, k: int = 6, concentration: float = 0.5) -> torch.Tensor:
     """(num, k) random probability vectors in float64; small concentrations give near-sparse ones."""

@@ -10,6 +10,8 @@ from torch.distributions import kl_divergence as torch_kl
 
 from course_utils.widgets import kl_playground as widgets
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(autouse=True)
 def close_figures():

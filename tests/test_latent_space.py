@@ -11,6 +11,8 @@ from course_utils import latent_space as ls
 from course_utils.models import VAE, Autoencoder
 from course_utils.plots import scatter_codes, tile
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(autouse=True)
 def close_figures():

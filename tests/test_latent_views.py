@@ -19,6 +19,8 @@ from course_utils import widget_canvas as wc
 from course_utils.models import VAE, Autoencoder
 from course_utils.widgets import latent_views as lw
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(autouse=True)
 def close_figures():

@@ -20,6 +20,8 @@ from course_utils.linear_gaussian import (
     sample,
 )
 
+pytestmark = pytest.mark.unit
+
 SHAPES = [(1, 1), (2, 1), (3, 2), (5, 3)]  # (data_dim, latent_dim)
 
 

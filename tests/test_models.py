@@ -7,6 +7,8 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from course_utils.models import VAE, Autoencoder, ModelConfig, build_model, init_output_bias
 from course_utils.objectives import bernoulli_log_likelihood, negative_elbo, reconstruction_loss
 
+pytestmark = pytest.mark.unit
+
 SIZES = [(784, 400, 2, 1), (784, 64, 20, 2), (16, 8, 3, 3)]
 
 

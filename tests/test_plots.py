@@ -6,6 +6,8 @@ import torch
 
 from course_utils.plots import plot_curves, save_figure, show_images
 
+pytestmark = pytest.mark.unit
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

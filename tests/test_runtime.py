@@ -9,6 +9,8 @@ import torch
 from course_utils import runtime
 from course_utils.runtime import fast_mode, get_device, seed_everything
 
+pytestmark = pytest.mark.unit
+
 
 def test_device_defaults_to_best_available(monkeypatch):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
@@ -107,7 +109,7 @@ def test_the_version_lives_in_one_place():
     from tools.build import ROOT
 
     assert course_utils.__version__ == runtime.VERSION
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "course_utils.runtime.VERSION"}
     # the installed metadata (built from pyproject.toml) carries the same version

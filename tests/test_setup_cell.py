@@ -11,15 +11,13 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 import textwrap
-import venv
-from pathlib import Path
 
 import pytest
 import torch
 
 from course_utils import runtime
+from tests.venvs import venv_seeing_this_one
 from tools import build
 from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 
@@ -28,20 +26,15 @@ from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
 def colab_like(tmp_path):
     """A new venv that sees this environment's site-packages (not course_utils), and a fake google.colab."""
     tmp = tmp_path
-    env_dir = tmp / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    # Only the plain site-packages folder: .pth files there (course_utils' editable install) are not read.
-    Path(purelib, "host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv_seeing_this_one(tmp / "venv")
     fake = tmp / "fake_colab" / "google" / "colab"
     fake.mkdir(parents=True)
-    (fake.parent / "__init__.py").write_text("")
-    (fake / "__init__.py").write_text("IN_COLAB = True\n")
+    (fake.parent / "__init__.py").write_text("", encoding="utf-8")
+    (fake / "__init__.py").write_text("IN_COLAB = True\n", encoding="utf-8")
     return tmp, python
 
 
+@pytest.mark.pipeline
 def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
     tmp, python = colab_like
     script = tmp / "run_cell.py"
@@ -54,7 +47,7 @@ def test_colab_branch_installs_course_utils_without_touching_torch(colab_like):
         print("COURSE_UTILS", course_utils.__file__)
         print("TORCH", torch.__version__, torch.__file__)
         print("TESTS", sorted(p.name for p in tests_dir("02_gaussian_kl").glob("*.py")))
-    """))
+    """), encoding="utf-8")
     # The cell's own sources: its version's tag, then the branch. Here the tag's source is missing (a
     # repository without that tag) and the branch is this checkout, so the cell must fall back to it.
     missing = tmp / "no-tag-here"
@@ -89,7 +82,7 @@ def _run_in_ipython(python, tmp, cell, source):
         from IPython.core.interactiveshell import InteractiveShell
         result = InteractiveShell.instance().run_cell(sys.stdin.read())
         print("RAISED", type(result.error_in_exec).__name__)
-    """))
+    """), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tmp / "fake_colab"), "COURSE_INSTALL_SOURCE": str(source),
            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONHOME", None)
@@ -102,6 +95,7 @@ def _run_in_ipython(python, tmp, cell, source):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.pipeline
 def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_like):
     tmp, python = colab_like
     out = _run_in_ipython(python, tmp, EXERCISE_SETUP_CELL, tmp / "no-such-folder")
@@ -114,7 +108,7 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
     # moved on: another version is refused, with the same short message, and uninstalled again.
     other = tmp / "newer_course"
     (other / "course_utils").mkdir(parents=True)
-    (other / "course_utils" / "__init__.py").write_text("")
+    (other / "course_utils" / "__init__.py").write_text("", encoding="utf-8")
     (other / "pyproject.toml").write_text(textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=61"]
@@ -124,7 +118,7 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
         version = "99.0"
         [tool.setuptools]
         packages = ["course_utils"]
-    """))
+    """), encoding="utf-8")
     out = _run_in_ipython(python, tmp, SETUP_CELL, other)
     assert "RAISED CourseSetupError" in out
     assert f"holds course_utils 99.0, but this notebook was made for {runtime.VERSION}" in out
@@ -136,6 +130,7 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
     assert check.stdout.strip() == "None", "the wrong version must be uninstalled, so a rerun installs again"
 
 
+@pytest.mark.unit
 def test_the_install_is_pinned_to_the_notebooks_version():
     # install_requirement is the one place: tag v<VERSION>, the version pyproject.toml and __version__ read
     assert runtime.install_requirement().endswith(f"@v{runtime.VERSION}")
@@ -146,6 +141,7 @@ def test_the_install_is_pinned_to_the_notebooks_version():
     assert "[grading]" in EXERCISE_SETUP_CELL and "[grading]" not in SETUP_CELL
 
 
+@pytest.mark.pipeline
 def test_outside_colab_the_cell_installs_nothing(colab_like):
     tmp, python = colab_like
     # Without google.colab the cell must not call pip; course_utils is then simply missing here.
@@ -157,12 +153,14 @@ def test_outside_colab_the_cell_installs_nothing(colab_like):
     assert "pip" not in proc.stderr.lower()
 
 
+@pytest.mark.unit
 def test_setup_cell_runs_here():
     proc = subprocess.run([sys.executable, "-c", SETUP_CELL], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "DEVICE=device(type=" in proc.stdout and "FAST=" in proc.stdout
 
 
+@pytest.mark.unit
 def test_a_tagged_version_is_never_changed():
     # Colab installs tag v<VERSION>: once it exists, a changed package needs a new VERSION (and tag), or the
     # notebooks would run on a package older than the one they were tested with.

@@ -21,6 +21,8 @@ from course_utils.train import (
     save_checkpoint,
 )
 
+pytestmark = pytest.mark.integration
+
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
 

@@ -5,28 +5,27 @@ A throw-away venv sees this environment's packages (torch, matplotlib, pytest, i
 """
 
 import os
+import re
 import subprocess
-import sysconfig
-import venv
-from pathlib import Path
 
 import pytest
 
+from tests.venvs import venv_seeing_this_one
 from tools.build import ROOT
 
+pytestmark = pytest.mark.pipeline
+
 COLAB_IPYWIDGETS = "7.7.1"
-WIDGET_TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*widgets.py"))
+# the tests of the widget modules: every test file that imports course_utils.widgets
+WIDGET_TESTS = sorted(str(p.relative_to(ROOT).as_posix()) for p in (ROOT / "tests").glob("test_*.py")
+                      if re.search(r"^from course_utils\.widgets import", p.read_text(encoding="utf-8"), re.M))
+WIDGET_MODULES = sorted(p.stem for p in (ROOT / "course_utils" / "widgets").glob("[!_]*.py"))
 
 
 @pytest.fixture(scope="module")
 def python7(tmp_path_factory):
     """A venv whose ipywidgets is 7.7.1 and whose other packages are this environment's."""
-    env_dir = tmp_path_factory.mktemp("ipywidgets7") / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, "host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv_seeing_this_one(tmp_path_factory.mktemp("ipywidgets7") / "venv")
     # --no-deps: everything else ipywidgets 7 needs is already here; ipython_genutils is what 7.x adds
     proc = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
                            f"ipywidgets=={COLAB_IPYWIDGETS}", "ipython_genutils"],
@@ -36,7 +35,9 @@ def python7(tmp_path_factory):
 
 
 def test_widget_tests_pass_under_colabs_ipywidgets(python7):
-    assert "tests/test_latent_widgets.py" in WIDGET_TESTS and "tests/test_widgets.py" in WIDGET_TESTS
+    tested = "".join((ROOT / name).read_text(encoding="utf-8") for name in WIDGET_TESTS)
+    untested = [module for module in WIDGET_MODULES if module not in tested]
+    assert WIDGET_TESTS and not untested, f"no test of {untested} among {WIDGET_TESTS}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONHOME", None)
     version = subprocess.run([python7, "-c", "import ipywidgets; print(ipywidgets.__version__)"],

@@ -111,7 +111,7 @@ def sync_setup_cell(notebook: Path, check: bool) -> bool:
         nb["cells"][code[0]] = cell
     else:
         nb["cells"].insert(code[0] if code else len(nb["cells"]), cell)
-    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
     return True
 
 
@@ -134,7 +134,7 @@ def sync_readme(check: bool) -> bool:
     if new == text:
         return False
     if not check:
-        readme.write_text(new, encoding="utf-8")
+        readme.write_text(new, encoding="utf-8", newline="\n")
     return True
 
 
@@ -180,7 +180,7 @@ def sync_assigned(source: Path, out: Path, write: bool) -> list[str]:
         stale.append(str(target.relative_to(ROOT)))
         if write:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(student_text, encoding="utf-8")
+            target.write_text(student_text, encoding="utf-8", newline="\n")
     new_tests, pkg_tests = out / "student" / "tests", TESTS_PKG / source.stem
     names = {p.name for p in new_tests.glob("*.py")}
     old = {p.name for p in pkg_tests.glob("*.py")} if pkg_tests.is_dir() else set()
