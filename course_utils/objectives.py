@@ -35,15 +35,24 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return -bernoulli_nll(logits, x)
 
 
+def bernoulli_log_probs(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x_d | logit_d) of every pixel, shaped like `logits` (..., D), targets x broadcast to it; no checks.
+
+    The course's one Bernoulli log-likelihood from logits: the losses, the importance-sampling estimators
+    and the conditional ones (which sum it over some pixels only) all call it.
+    """
+    # From logits, not from sigmoid probabilities: BCE-with-logits uses log σ(l) = −softplus(−l), which
+    # stays finite when σ(l) rounds to 0 or 1 (log(0) = −inf would otherwise wreck training).
+    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
+
+
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """−log p(x | logits) summed over the pixels, (B, D) logits and targets -> (B,), without input checks.
 
     The fast path of the models' `loss_terms` (fit checks the whole data set once instead); use
     bernoulli_log_likelihood on data you have not checked.
     """
-    # From logits, not from sigmoid probabilities: BCE-with-logits uses log σ(l) = −softplus(−l), which
-    # stays finite when σ(l) rounds to 0 or 1 (log(0) = −inf would otherwise wreck training).
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
+    return -bernoulli_log_probs(logits, x).sum(dim=-1)
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
