@@ -14,9 +14,6 @@ import torch
 
 from .checks import check_count, check_labels, check_mask, check_pixel_probs, draw_device, flatten_pixels
 
-_ORDER = "the model's parameters first and the data second (as in mixture_log_prob(model, x))"
-
-
 def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """Maximum-likelihood pixel probabilities (D,): the pixel means, pulled towards ½ by `smoothing` counts."""
     x = flatten_pixels(x)
@@ -30,11 +27,6 @@ def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
 
 def bernoulli_log_prob(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """log p(x) in nats, one per image (N,), for pixel probabilities (D,); with `mask`, of the observed pixels only."""
-    if torch.is_tensor(probs) and torch.is_tensor(x) and x.dim() == 1 and probs.dim() >= 2:
-        raise ValueError(
-            f"bernoulli_log_prob got probs of shape {tuple(probs.shape)} and x of shape {tuple(x.shape)}: it takes "
-            f"(probs, x, mask), {_ORDER}; swap the two (or, for a single image, pass x.unsqueeze(0))"
-        )
     x = flatten_pixels(x)
     check_pixel_probs(probs, x.shape[1])
     # xlogy(0, 0) = 0: a pixel that is never on costs nothing when it is off (and -inf when it is on).
@@ -67,7 +59,7 @@ def component_log_probs(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor
     if probs.dim() != 2 or x.dim() != 2 or probs.shape[1] != x.shape[1]:
         raise ValueError(
             f"component_log_probs got probs of shape {tuple(probs.shape)} and x of shape {tuple(x.shape)}: it "
-            f"takes (probs, x, mask), {_ORDER}: probs (K, D), one row per component, and x (N, D), one row per image"
+            "takes probs (K, D), one row per component, and x (N, D), one row per image"
         )
     # Clamping at the smallest float keeps log 0 finite (about -87 nats in float32) so that 0 · log 0 = 0
     # inside the matrix products below, instead of NaN.
