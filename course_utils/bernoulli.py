@@ -14,6 +14,7 @@ import torch
 
 from .checks import check_count, check_labels, check_mask, check_pixel_probs, draw_device, flatten_pixels
 
+
 def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """Maximum-likelihood pixel probabilities (D,): the pixel means, pulled towards ½ by `smoothing` counts."""
     x = flatten_pixels(x)

@@ -4,7 +4,7 @@ Derived in notebooks/03_autoencoder.ipynb (Autoencoder), notebooks/06_vae.ipynb 
 notebooks/09_beyond_the_vae.ipynb (CVAE).
 
 The training protocol (what `train.fit` needs from a model, and all it needs): a `loss_terms(x, y,
-generator=None)` method returning `LossTerms(recon, kl)` batch means, a `needs_labels` flag, and, to be
+generator=None)` method returning `LossTerms.of(recon, kl)` batch means, a `needs_labels` flag, and, to be
 saved and rebuilt by `train.save_checkpoint`/`load_checkpoint`, a `config` (ModelConfig).
 The VAE and the CVAE share one set of methods, each with an optional label y: `encode(x, y)`,
 `decode(z, y)`, `forward(x, y)`, `sample(num_samples, y=y)`; a CVAE is a VAE built with num_classes > 0,
@@ -117,7 +117,7 @@ class Autoencoder(nn.Module):
                    generator: torch.Generator | None = None) -> LossTerms:
         """(reconstruction loss, 0): an autoencoder has no KL term; y and generator are not used."""
         recon = bernoulli_nll(self(x), x).mean()
-        return LossTerms(recon, torch.zeros((), device=x.device, dtype=recon.dtype))
+        return LossTerms.of(recon, torch.zeros((), device=x.device, dtype=recon.dtype))
 
 
 class VAE(nn.Module):

@@ -66,7 +66,7 @@ def fit(
     """
     if not isinstance(model, Trainable):
         raise TypeError(f"{type(model).__name__} cannot be trained by fit: it needs a needs_labels flag and a "
-                        "loss_terms(x, y, generator) method returning LossTerms(recon, kl) (see models.Trainable)")
+                        "loss_terms(x, y, generator) method returning LossTerms.of(recon, kl) (see models.Trainable)")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, beta=beta,
                          warmup_epochs=warmup_epochs, binarize=binarize, seed=seed)
     device = torch.device(device) if device is not None else get_device()
@@ -151,7 +151,7 @@ class _Loop:
 
 
 def _test_epoch(model: Trainable, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator,
-                epoch: int) -> tuple[float, float, float]:
+                epoch: int) -> LossTerms:
     """The test set's (−ELBO, recon, KL) after an epoch; TrainingDivergedError if they are not finite."""
     terms = evaluate(model, x, y, generator=generator)
     if not all(map(math.isfinite, terms)):
@@ -164,8 +164,8 @@ def _test_epoch(model: Trainable, x: torch.Tensor, y: torch.Tensor | None, gener
 def evaluate(
     model: Trainable, x: torch.Tensor, y: torch.Tensor | None = None, *, batch_size: int = 1000,
     generator: torch.Generator | None = None,
-) -> tuple[float, float, float]:
-    """(recon + KL, reconstruction, KL) in nats per image on images x (a VAE: one z sample per image).
+) -> LossTerms:
+    """LossTerms(recon + KL, reconstruction, KL) as floats, nats per image on images x (a VAE: one z per image).
 
     The first number is the −ELBO of a VAE (β plays no part here), the loss of an autoencoder.
     Labels y (N,) reach the model when it needs them.
@@ -179,15 +179,14 @@ def evaluate(
             batch = x[i : i + batch_size]
             labels = None if y is None else y[i : i + batch_size]
             batch_sums.append(_row(model.loss_terms(batch, labels, generator=generator)) * len(batch))
-    return _means(batch_sums, len(x))
+    return LossTerms(*_means(batch_sums, len(x)))
 
 
 def _row(terms: LossTerms) -> torch.Tensor:
     """(recon + KL, recon, KL) as one tensor of 3: the −ELBO is reported whatever weight trained it."""
-    if not isinstance(terms, tuple) or len(terms) != 2:
-        raise TypeError(f"loss_terms must return LossTerms(recon, kl), two scalar tensors; got {terms!r:.120}")
-    recon, kl = terms
-    return torch.stack((recon + kl, recon, kl))
+    if not isinstance(terms, LossTerms):
+        raise TypeError(f"loss_terms must return LossTerms.of(recon, kl), two scalar tensors; got {terms!r:.120}")
+    return torch.stack((terms.recon + terms.kl, terms.recon, terms.kl))
 
 
 def _means(batch_sums: list[torch.Tensor], n: int) -> tuple[float, float, float]:
