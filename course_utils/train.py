@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import torch
 
-from .checkpoint import (  # noqa: F401  (CHECKPOINTS, load_* and History are imported from here by lessons)
+from .checkpoint import (  # noqa: F401  (lessons import CHECKPOINTS, load_checkpoint and load_pretrained from here)
     CHECKPOINTS,
     History,
     TrainConfig,
