@@ -43,7 +43,7 @@ def iw_log_marginal(
     chunk_size: int | None = None,
     generator: torch.Generator | None = None,
     with_ess: bool = False,
-):
+) -> LogJoints | tuple[LogJoints, LogJoints]:
     """Importance-weighted log p(x) for a batch, (B,), from samples of a Gaussian (or mixture) proposal q.
 
     `log_joint(z)` maps samples (S, B, d) to log p(x_b, z_sb), shaped (S, B), or to a tuple of such
@@ -57,20 +57,19 @@ def iw_log_marginal(
     draw = _proposal(mu, logvar, scale_tril, generator)
     batch = mu.shape[0]
     chunk_size = chunk_size or max(1, min(num_samples, ROWS_PER_CHUNK // max(batch, 1)))
-    totals = sums_sq = None  # running log Σ_j w_j (and log Σ_j w_j²), one (B,) tensor per log-joint
+    sums = None  # running log Σ_j w_j of each log-joint (then log Σ_j w_j², for the ESS), each (B,)
     for start in range(0, num_samples, chunk_size):
         z, log_q = draw(min(chunk_size, num_samples - start))  # (n, B, d), (n, B)
         joints = log_joint(z)
-        log_ws = [joint - log_q for joint in (joints if isinstance(joints, tuple) else (joints,))]  # log weights
+        log_ws = [joint - log_q for joint in (joints if isinstance(joints, tuple) else (joints,))]  # (n, B) each
+        terms = log_ws + [2 * log_w for log_w in log_ws] if with_ess else log_ws
         # Running log Σ_j w_j: logsumexp subtracts the largest term, so weights of e^-100 never underflow.
-        chunk = [torch.logsumexp(log_w, dim=0) for log_w in log_ws]
-        totals = chunk if totals is None else [torch.logaddexp(t, c) for t, c in zip(totals, chunk, strict=True)]
-        if with_ess:
-            chunk = [torch.logsumexp(2 * log_w, dim=0) for log_w in log_ws]
-            sums_sq = chunk if sums_sq is None else [torch.logaddexp(t, c) for t, c in zip(sums_sq, chunk, strict=True)]
-    estimates = tuple(total - math.log(num_samples) for total in totals)
+        chunk = [torch.logsumexp(term, dim=0) for term in terms]
+        sums = chunk if sums is None else [torch.logaddexp(s, c) for s, c in zip(sums, chunk, strict=True)]
+    count = len(log_ws)
+    estimates = tuple(total - math.log(num_samples) for total in sums[:count])
     if with_ess:
-        ess = tuple((2 * total - sq).exp() for total, sq in zip(totals, sums_sq, strict=True))
+        ess = tuple((2 * total - sq).exp() for total, sq in zip(sums[:count], sums[count:], strict=True))
         return (estimates, ess) if isinstance(joints, tuple) else (estimates[0], ess[0])
     return estimates if isinstance(joints, tuple) else estimates[0]
 
