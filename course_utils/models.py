@@ -50,7 +50,7 @@ class Trainable(Protocol):
 
     def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
                    generator: torch.Generator | None = None) -> LossTerms:
-        """(reconstruction, KL) batch means in nats per image for flattened images x (B, D) and labels y."""
+        """LossTerms.of(recon, kl): batch means in nats per image for flattened images x (B, D) and labels y."""
         ...
 
 
