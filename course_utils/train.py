@@ -104,7 +104,7 @@ class _Loop:
     """fit's optimiser, lr schedule and position (epoch, step), and one epoch of updates on shuffled batches."""
 
     def __init__(self, model: Trainable, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator,
-                 config: TrainConfig, bar: Progress, checkpoint_path) -> None:
+                 config: TrainConfig, bar: Progress, checkpoint_path: str | os.PathLike | None) -> None:
         self.model, self.x, self.y, self.generator, self.config, self.bar = model, x, y, generator, config, bar
         self.checkpoint_path = checkpoint_path
         self.steps_per_epoch = math.ceil(len(x) / config.batch_size)
