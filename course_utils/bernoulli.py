@@ -12,25 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_count, check_pixel_probs, flatten_pixels
-
-_ORDER = "the model's parameters first and the data second (as in mixture_log_prob(model, x))"
-
-
-def flatten_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """A mask (True = pixel observed) for one image or for each image of the (N, D) batch `x`, as bool."""
-    mask = torch.as_tensor(mask, device=x.device)
-    n, d = x.shape
-    if mask.dtype != torch.bool and not ((mask == 0) | (mask == 1)).all():
-        raise ValueError("mask must be boolean (True = pixel observed) or hold only 0s and 1s")
-    if mask.numel() == d:
-        return mask.reshape(d).bool()  # (D,): the same pixels observed in every image
-    if mask.numel() == n * d and mask.shape[0] == n:
-        return mask.reshape(n, d).bool()  # (N, D): one mask per image
-    raise ValueError(
-        f"mask has shape {tuple(mask.shape)} ({mask.numel()} entries) but the images have {d} pixels: "
-        f"pass one mask of {d} pixels (e.g. 28x28) or one per image ({n}, {d})"
-    )
+from .checks import check_count, check_labels, check_mask, check_pixel_probs, draw_device, flatten_pixels
 
 
 def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
@@ -46,17 +28,13 @@ def fit_bernoulli(x: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
 
 def bernoulli_log_prob(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """log p(x) in nats, one per image (N,), for pixel probabilities (D,); with `mask`, of the observed pixels only."""
-    if torch.is_tensor(probs) and torch.is_tensor(x) and x.dim() == 1 and probs.dim() >= 2:
-        raise ValueError(
-            f"bernoulli_log_prob got probs of shape {tuple(probs.shape)} and x of shape {tuple(x.shape)}: it takes "
-            f"(probs, x, mask), {_ORDER}; swap the two (or, for a single image, pass x.unsqueeze(0))"
-        )
     x = flatten_pixels(x)
     check_pixel_probs(probs, x.shape[1])
     # xlogy(0, 0) = 0: a pixel that is never on costs nothing when it is off (and -inf when it is on).
     terms = torch.xlogy(x, probs) + torch.xlogy(1 - x, 1 - probs)  # (N, D)
     if mask is not None:
-        terms = torch.where(flatten_mask(mask, x), terms, 0.0)  # hidden pixels are summed out: Σ_x p(x) = 1
+        observed = check_mask(mask, x.shape[1], len(x)).to(x.device)
+        terms = torch.where(observed, terms, 0.0)  # hidden pixels are summed out: Σ_x p(x) = 1
     return terms.sum(-1)
 
 
@@ -70,7 +48,8 @@ def sample_bernoulli(probs: torch.Tensor, num_samples: int, generator: torch.Gen
         raise ValueError(f"probs must be one probability per pixel, shaped (D,); got {getattr(probs, 'shape', probs)}")
     check_pixel_probs(probs, probs.shape[-1])
     check_count(num_samples, "num_samples")
-    return torch.bernoulli(probs.expand(num_samples, -1), generator=generator)
+    where = draw_device(generator, probs.device)
+    return torch.bernoulli(probs.to(where).expand(num_samples, -1), generator=generator).to(probs.device)
 
 
 def component_log_probs(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -81,7 +60,7 @@ def component_log_probs(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor
     if probs.dim() != 2 or x.dim() != 2 or probs.shape[1] != x.shape[1]:
         raise ValueError(
             f"component_log_probs got probs of shape {tuple(probs.shape)} and x of shape {tuple(x.shape)}: it "
-            f"takes (probs, x, mask), {_ORDER}: probs (K, D), one row per component, and x (N, D), one row per image"
+            "takes probs (K, D), one row per component, and x (N, D), one row per image"
         )
     # Clamping at the smallest float keeps log 0 finite (about -87 nats in float32) so that 0 · log 0 = 0
     # inside the matrix products below, instead of NaN.
@@ -90,7 +69,7 @@ def component_log_probs(probs: torch.Tensor, x: torch.Tensor, mask: torch.Tensor
     # Σ_d x_d log p_d + (1 - x_d) log(1 - p_d) = Σ_d x_d (log p_d - log(1 - p_d)) + Σ_d log(1 - p_d)
     if mask is None:
         return x @ (log_on - log_off).T + log_off.sum(-1)  # (N, K)
-    mask = flatten_mask(mask, x).to(x.dtype)
+    mask = check_mask(mask, x.shape[1], len(x)).to(x.device, x.dtype)
     return (x * mask) @ (log_on - log_off).T + mask @ log_off.T  # (N, K); mask may be (D,) or (N, D)
 
 
@@ -103,19 +82,16 @@ class BernoulliClassifier:
 
 
 def fit_classifier(
-    x: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None, smoothing: float = 1.0
+    x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None, smoothing: float = 1.0
 ) -> BernoulliClassifier:
-    """Maximum-likelihood class prior (class frequencies) and per-class pixel probabilities."""
+    """Maximum-likelihood class prior (class frequencies) and per-class pixel probabilities, from labels y (N,)."""
     x = flatten_pixels(x)
-    labels = torch.as_tensor(labels, device=x.device)
-    if labels.shape != (len(x),) or labels.is_floating_point():
-        raise ValueError(f"labels should be integers shaped ({len(x)},), one per image; got {tuple(labels.shape)}")
-    num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {labels.min().item()}..{labels.max().item()}")
+    y = check_labels(y, len(x), "labels y")
+    num_classes = int(y.max()) + 1 if num_classes is None and len(y) else num_classes
+    y = check_labels(y, len(x), "labels y", num_classes).to(x.device)
     if smoothing < 0:
         raise ValueError(f"smoothing is a pseudo-count and must be >= 0, got {smoothing}")
-    one_hot = torch.nn.functional.one_hot(labels, num_classes).to(x.dtype)  # (N, C)
+    one_hot = torch.nn.functional.one_hot(y, num_classes).to(x.dtype)  # (N, C)
     counts = one_hot.sum(0)  # (C,)
     if (counts == 0).any():
         missing = torch.nonzero(counts == 0).flatten().tolist()

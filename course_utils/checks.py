@@ -125,7 +125,39 @@ def check_labels(y: torch.Tensor, rows: int, what: str = "y", num_classes: int |
     if y.shape != (rows,):
         raise ValueError(f"{what} must be an integer tensor of shape ({rows},), one label per image; got shape "
                          f"{tuple(y.shape)}")
-    if num_classes is not None and rows and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{what}: labels must lie in [0, {num_classes}), got values from {y.min().item()} "
+    if rows and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
+        upper = "" if num_classes is None else f", {num_classes}"
+        raise ValueError(f"{what}: labels must lie in [0{upper}), got values from {y.min().item()} "
                          f"to {y.max().item()}")
     return y.long()
+
+
+def check_mask(mask: torch.Tensor, num_pixels: int, num_images: int | None = None) -> torch.Tensor:
+    """A mask of observed pixels (True or 1 = observed) as a bool tensor (num_pixels,), or (num_images, num_pixels).
+
+    One mask for every image may have any shape with num_pixels entries, e.g. (28, 28); one mask per image
+    is accepted only where the caller gives `num_images`, shaped (num_images, ...).
+    """
+    if not torch.is_tensor(mask):
+        raise ValueError(f"mask must be a tensor (True = observed pixel), e.g. torch.zeros(28, 28, dtype=torch.bool); "
+                         f"got {type(mask).__name__}")
+    if mask.dtype != torch.bool and not ((mask == 0) | (mask == 1)).all():
+        raise ValueError("mask must be boolean (True = pixel observed) or hold only 0s and 1s")
+    if mask.numel() == num_pixels:
+        return mask.reshape(num_pixels).bool()  # one mask, the same pixels observed in every image
+    if num_images is not None and mask.dim() >= 1 and len(mask) == num_images \
+            and mask.numel() == num_images * num_pixels:
+        return mask.reshape(num_images, num_pixels).bool()  # one mask per image
+    per_image = "" if num_images is None else f" or one per image ({num_images}, {num_pixels})"
+    raise ValueError(f"mask has shape {tuple(mask.shape)} ({mask.numel()} entries) but the images have {num_pixels} "
+                     f"pixels: pass one mask of {num_pixels} pixels (e.g. shaped (28, 28)){per_image}")
+
+
+def draw_device(generator: torch.Generator | None, device: torch.device) -> torch.device:
+    """Where random numbers are drawn: on the generator's device, if one is given, else on `device`.
+
+    The course's one policy for a generator on another device than the data: draw where the generator
+    lives, then move the draws to the data (`.to(device)`). A CPU generator then gives the same numbers
+    whatever device the model is on; on one device nothing moves.
+    """
+    return generator.device if generator is not None else torch.device(device)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checks import check_pixels
+from .checks import check_pixels, draw_device
 from .runtime import cache_dir
 
 # MD5 and size of the *uncompressed* original IDX files (LeCun, Cortes, Burges).
@@ -70,27 +70,10 @@ def load_mnist(
     return images, labels.to(device=device, dtype=torch.int64)
 
 
-def same_device(a: torch.device | str, b: torch.device | str) -> bool:
-    """True when `a` and `b` name the same device: 'cuda' and 'cuda:0' are one GPU when GPU 0 is current."""
-    a, b = torch.device(a), torch.device(b)
-    if a.type != b.type:
-        return False
-
-    def index(d: torch.device) -> int:
-        if d.index is not None:
-            return d.index
-        return torch.cuda.current_device() if d.type == "cuda" else 0
-
-    return index(a) == index(b)
-
-
 def binarize_dynamic(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A fresh Bernoulli sample of every pixel: P(pixel = 1) = grey level. New draw on each call."""
     check_pixels(x)
-    if generator is not None and not same_device(generator.device, x.device):
-        raise ValueError(f"generator is on {generator.device} but the images are on {x.device}; "
-                         f"use torch.Generator(device={str(x.device)!r}).manual_seed(...)")
-    return torch.bernoulli(x, generator=generator)
+    return torch.bernoulli(x.to(draw_device(generator, x.device)), generator=generator).to(x.device)
 
 
 def binarize_fixed(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import torch
-import torch.nn.functional as F
 
-from .checks import check_count, check_gaussian, flatten_pixels
+from .checks import check_count, check_gaussian, draw_device, flatten_pixels
 from .info import LOG_2PI
+from .models import decode_batch, encode_batch, eval_mode
+from .objectives import bernoulli_log_probs
+
+LogJoints = torch.Tensor | tuple[torch.Tensor, ...]
 
 ROWS_PER_CHUNK = 2**15  # (sample, image) pairs decoded at once: 2^15 x 784 floats is about 100 MB
 
@@ -30,48 +34,97 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
 
 
 def iw_log_marginal(
-    log_joint: Callable[[torch.Tensor], torch.Tensor],
+    log_joint: Callable[[torch.Tensor], LogJoints],
     mu: torch.Tensor,
+    logvar: torch.Tensor | None,
     num_samples: int,
     *,
-    logvar: torch.Tensor | None = None,
     scale_tril: torch.Tensor | None = None,
     chunk_size: int | None = None,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Importance-weighted log p(x) for a batch (B,) with the Gaussian proposal q = N(mu, Σ), mu (B, d).
+    with_ess: bool = False,
+) -> LogJoints | tuple[LogJoints, LogJoints]:
+    """Importance-weighted log p(x) for a batch, (B,), from samples of a Gaussian (or mixture) proposal q.
 
-    `log_joint(z)` maps samples (S, B, d) to log p(x_b, z_sb), shaped (S, B). Σ is diag(exp(logvar))
-    (an encoder's q) or scale_tril @ scale_tril.T (a full covariance, e.g. an exact posterior).
+    `log_joint(z)` maps samples (S, B, d) to log p(x_b, z_sb), shaped (S, B), or to a tuple of such
+    log-joints: each is then estimated from the same samples, and a tuple of estimates comes back.
+    The proposal: q = N(mu, diag exp(logvar)) with mu, logvar (B, d) (an encoder's q); an equal-weight
+    mixture of M such Gaussians with mu, logvar (B, M, d); or, with logvar None, N(mu, L Lᵀ) with
+    scale_tril = L (B, d, d) or (d, d) (a full covariance, e.g. an exact posterior).
+    `with_ess=True` also returns the effective sample size (Σw)² / Σw² of each estimate's weights, 1..k.
     """
+    check_count(num_samples, "num_samples (k)")
+    draw = _proposal(mu, logvar, scale_tril, generator)
+    batch = mu.shape[0]
+    chunk_size = chunk_size or max(1, min(num_samples, ROWS_PER_CHUNK // max(batch, 1)))
+    sums = None  # running log Σ_j w_j of each log-joint (then log Σ_j w_j², for the ESS), each (B,)
+    for start in range(0, num_samples, chunk_size):
+        z, log_q = draw(min(chunk_size, num_samples - start))  # (n, B, d), (n, B)
+        joints = log_joint(z)
+        log_ws = [joint - log_q for joint in (joints if isinstance(joints, tuple) else (joints,))]  # (n, B) each
+        terms = log_ws + [2 * log_w for log_w in log_ws] if with_ess else log_ws
+        # Running log Σ_j w_j: logsumexp subtracts the largest term, so weights of e^-100 never underflow.
+        chunk = [torch.logsumexp(term, dim=0) for term in terms]
+        sums = chunk if sums is None else [torch.logaddexp(s, c) for s, c in zip(sums, chunk, strict=True)]
+    count = len(log_ws)
+    estimates = tuple(total - math.log(num_samples) for total in sums[:count])
+    if with_ess:
+        ess = tuple((2 * total - sq).exp() for total, sq in zip(sums[:count], sums[count:], strict=True))
+        return (estimates, ess) if isinstance(joints, tuple) else (estimates[0], ess[0])
+    return estimates if isinstance(joints, tuple) else estimates[0]
+
+
+def _proposal(mu, logvar, scale_tril, generator):
+    """Check the proposal's parameters; return draw(n) -> (z (n, B, d), log q(z) (n, B)) for n samples."""
     if (logvar is None) == (scale_tril is None):
         raise ValueError("give the proposal's spread as exactly one of logvar (diagonal) or scale_tril (full)")
-    if mu.dim() != 2:
-        raise ValueError(f"mu must be (B, latent_dim), one row per image; got shape {tuple(mu.shape)}")
-    check_count(num_samples, "num_samples (k)")
-    batch, latent_dim = mu.shape
-    if logvar is not None:
-        check_gaussian(mu, logvar)
-        sigma, log_det = (0.5 * logvar).exp(), 0.5 * logvar.sum(-1)  # log det Σ^{1/2}, (B,)
-    else:
+    if mu.dim() not in (2, 3) or (scale_tril is not None and mu.dim() != 2):
+        raise ValueError(f"mu must be (B, latent_dim), one row per image, or (B, M, latent_dim) for a mixture of M "
+                         f"Gaussians (with logvar); got shape {tuple(mu.shape)}")
+    batch, latent_dim = mu.shape[0], mu.shape[-1]
+    where = draw_device(generator, mu.device)
+
+    def standard_normal(n: int) -> torch.Tensor:
+        return torch.randn(n, batch, latent_dim, generator=generator, device=where, dtype=mu.dtype).to(mu.device)
+
+    if scale_tril is not None:
         if scale_tril.shape[-2:] != (latent_dim, latent_dim):
             raise ValueError(f"scale_tril must be (B, d, d) or (d, d) with d = {latent_dim}, "
                              f"got {tuple(scale_tril.shape)}")
-        log_det = scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1).expand(batch)
-    chunk_size = chunk_size or max(1, min(num_samples, ROWS_PER_CHUNK // max(batch, 1)))
-    total = torch.full((batch,), -math.inf, device=mu.device, dtype=mu.dtype)
-    for start in range(0, num_samples, chunk_size):
-        n = min(chunk_size, num_samples - start)
-        eps = torch.randn(n, batch, latent_dim, generator=generator, device=mu.device, dtype=mu.dtype)
-        if logvar is not None:
-            z = mu + sigma * eps  # (n, B, d)
-        else:
+        log_det = scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1).expand(batch)  # log det L, (B,)
+
+        def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            eps = standard_normal(n)  # (n, B, d)
             z = mu + (scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
-        log_q = standard_normal_log_prob(eps) - log_det  # change of variables z = mu + L eps, (n, B)
-        log_w = log_joint(z) - log_q  # log importance weights, (n, B)
-        # Running log Σ_j w_j: logsumexp subtracts the largest term, so weights of e^-100 never underflow.
-        total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
-    return total - math.log(num_samples)
+            return z, standard_normal_log_prob(eps) - log_det  # change of variables z = mu + L eps
+
+        return draw
+    check_gaussian(mu, logvar)
+    sigma = (0.5 * logvar).exp()
+    if mu.dim() == 2:
+        log_det = 0.5 * logvar.sum(-1)  # log det Σ^{1/2}, (B,)
+
+        def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            eps = standard_normal(n)  # (n, B, d)
+            return mu + sigma * eps, standard_normal_log_prob(eps) - log_det  # z = mu + sigma eps
+
+        return draw
+    num_components = mu.shape[1]  # a mixture: mu, sigma (B, M, d)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        eps = standard_normal(n)
+        pick = torch.zeros(n, batch, 1, 1, dtype=torch.long, device=mu.device)  # which component, (n, B, 1, 1)
+        if num_components > 1:
+            pick = torch.randint(num_components, (n, batch, 1, 1), generator=generator, device=where).to(mu.device)
+        take = pick.expand(-1, -1, 1, latent_dim)
+        z = (mu.expand(n, -1, -1, -1).gather(2, take) + sigma.expand(n, -1, -1, -1).gather(2, take)
+             * eps[:, :, None]).squeeze(2)  # (n, B, d)
+        # log q(z) = log (1/M) Σ_m N(z; mu_m, σ_m²): the change of variables z = mu_m + σ_m ε, per component
+        log_q = (standard_normal_log_prob((z[:, :, None] - mu) / sigma) - sigma.log().sum(-1)).logsumexp(-1) \
+            - math.log(num_components)  # (n, B)
+        return z, log_q
+
+    return draw
 
 
 @torch.no_grad()
@@ -80,39 +133,40 @@ def iw_log_likelihood(
     x: torch.Tensor,
     num_samples: int = 5000,
     *,
+    y: torch.Tensor | None = None,
     batch_size: int = 100,
     chunk_size: int | None = None,
     generator: torch.Generator | None = None,
-    y: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Importance-weighted log p(x) in nats, one per image (N,), for a VAE-like model; log p(x | y) given labels.
 
-    The model needs `encode(x) -> (mu, logvar)` of q(z|x) and `decode(z) -> logits` of Bernoulli pixels,
-    with the prior p(z) = N(0, I); with labels y (N,), a CVAE's encode(x, y) and decode(z, y). Images must
-    be binary for a log-probability (grey targets give a number, but not the log-probability of
-    anything). k = num_samples; k = 1 is a one-sample ELBO.
+    The model needs `encode(x, y) -> (mu, logvar)` of q(z|x) and `decode(z, y) -> logits` of Bernoulli
+    pixels (y None for a model without labels), with the prior p(z) = N(0, I). Images must be binary for
+    a log-probability (grey targets give a number, but not the log-probability of anything).
+    k = num_samples; k = 1 is a one-sample ELBO.
     """
     x = flatten_pixels(x)  # (N, D)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     estimates = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size].to(device)  # (B, D)
-        yb = None if y is None else y[i : i + batch_size].to(device)
-        mu, logvar = model.encode(xb) if yb is None else model.encode(xb, yb)
-
-        def log_joint(z: torch.Tensor, xb: torch.Tensor = xb, yb: torch.Tensor | None = yb) -> torch.Tensor:
-            n, b, d = z.shape
-            flat = z.reshape(n * b, d)
-            logits = (model.decode(flat) if yb is None else model.decode(flat, yb.repeat(n))).reshape(n, b, -1)
-            log_px_z = -F.binary_cross_entropy_with_logits(logits, xb.expand(n, -1, -1), reduction="none").sum(-1)
-            return log_px_z + standard_normal_log_prob(z)  # (n, B)
-
-        estimates.append(iw_log_marginal(log_joint, mu, num_samples, logvar=logvar, chunk_size=chunk_size,
-                                         generator=generator))
-    model.train(was_training)
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size].to(device)  # (B, D)
+            yb = None if y is None else y[i : i + batch_size].to(device)
+            mu, logvar = encode_batch(model, xb, yb)
+            estimates.append(iw_log_marginal(partial(vae_log_joint, model, xb, yb), mu, logvar, num_samples,
+                                             chunk_size=chunk_size, generator=generator))
     return torch.cat(estimates)
+
+
+def vae_log_joint(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
+    """log p(x | z) + log p(z), (S, B), for samples z (S, B, d) of images x (B, D): one decode of all S·B codes."""
+    return bernoulli_log_probs(decode_samples(model, z, y), x).sum(-1) + standard_normal_log_prob(z)
+
+
+def decode_samples(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """Logits (S, B, D) for samples z (S, B, d): one matrix product per layer, labels (B,) repeated S times."""
+    n, b, d = z.shape
+    return decode_batch(model, z.reshape(n * b, d), None if y is None else y.repeat(n)).reshape(n, b, -1)
 
 
 def iw_log_likelihood_with_error(

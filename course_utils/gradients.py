@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_count, check_gaussian
+from .checks import check_count, check_gaussian, draw_device
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A sample z = mu + sigma * eps, eps ~ N(0, I), that autograd can differentiate w.r.t. mu and logvar."""
     check_gaussian(mu, logvar)
     sigma = torch.exp(0.5 * logvar)  # sigma = sqrt(exp(logvar)), always positive
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # the only randomness
+    where = draw_device(generator, mu.device)  # drawn where the generator lives, then moved to mu's device
+    eps = torch.randn(mu.shape, generator=generator, device=where, dtype=mu.dtype).to(mu.device)  # the only randomness
     return mu + sigma * eps
 
 
@@ -35,7 +36,8 @@ def _check_args(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int) -> Non
 def _standard_normal(mu: torch.Tensor, logvar: torch.Tensor, num_samples: int,
                      generator: torch.Generator | None) -> torch.Tensor:
     _check_args(mu, logvar, num_samples)
-    return torch.randn((num_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+    where = draw_device(generator, mu.device)
+    return torch.randn((num_samples, *mu.shape), generator=generator, device=where, dtype=mu.dtype).to(mu.device)
 
 
 def _values(f: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,9 @@ traversals, active units, posterior ellipses, temperature samples and nearest ne
 
 encode_dataset, decode_images and grid_codes are used from notebooks/03_autoencoder.ipynb on (lesson 03
 once wrote them inline), quantile_grid from notebooks/06_vae.ipynb; the rest is derived in
-notebooks/07_latent_space.ipynb. Every function
-takes the model as an argument, works on whichever device the model is on, and returns CPU tensors.
+notebooks/07_latent_space.ipynb. The functions that use a model (encode_posterior, encode_dataset,
+decode_images) take it as their first argument, work on whichever device it is on, leave its train/eval
+mode as they found it, and return CPU tensors; the others work on codes alone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import math
 
 import torch
 from torch import nn
+
+from .checks import draw_device
+from .info import kl_normal_standard
+from .models import encode_batch, eval_mode
 
 METHODS = ("linear", "spherical")
 
@@ -30,23 +35,28 @@ def _check_codes(z: torch.Tensor, what: str = "z") -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_posterior(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, logvar) of q(z|x) for every image of a data set (a VAE), in batches, on the CPU: (N, latent_dim) each."""
+def encode_posterior(model: nn.Module, x: torch.Tensor, batch_size: int = 2000, *,
+                     y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar) of q(z|x) (q(z|x, y) given labels) for every image, in batches, on the CPU: (N, latent_dim) each."""
     if not hasattr(model, "reparameterize"):
         raise ValueError(f"encode_posterior needs a VAE (its encoder returns (mu, logvar)), got "
                          f"{type(model).__name__}; use encode_dataset for an autoencoder")
-    model.eval()
-    parts = [model.encode(x[i:i + batch_size].to(_device(model))) for i in range(0, len(x), batch_size)]
+    device = _device(model)
+    with eval_mode(model):
+        parts = [encode_batch(model, x[i:i + batch_size].to(device), None if y is None else y[i:i + batch_size])
+                 for i in range(0, len(x), batch_size)]
     return torch.cat([mu.cpu() for mu, _ in parts]), torch.cat([logvar.cpu() for _, logvar in parts])
 
 
 @torch.no_grad()
-def encode_dataset(model: nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def encode_dataset(model: nn.Module, x: torch.Tensor, batch_size: int = 2000, *,
+                   y: torch.Tensor | None = None) -> torch.Tensor:
     """The code of every image, (N, latent_dim) on the CPU: z = encode(x) for an autoencoder, mu(x) for a VAE."""
     if hasattr(model, "reparameterize"):
-        return encode_posterior(model, x, batch_size)[0]
-    model.eval()
-    return torch.cat([model.encode(x[i:i + batch_size].to(_device(model))).cpu() for i in range(0, len(x), batch_size)])
+        return encode_posterior(model, x, batch_size, y=y)[0]
+    with eval_mode(model):
+        return torch.cat([model.encode(x[i:i + batch_size].to(_device(model))).cpu()
+                          for i in range(0, len(x), batch_size)])
 
 
 @torch.no_grad()
@@ -56,9 +66,9 @@ def decode_images(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
     latent_dim = model.config.latent_dim
     if z.shape[1] != latent_dim:
         raise ValueError(f"codes have {z.shape[1]} dimensions but the model's latent_dim is {latent_dim}")
-    model.eval()
     weight = next(model.parameters())
-    return torch.sigmoid(model.decode(z.to(weight.device, weight.dtype))).cpu()
+    with eval_mode(model):
+        return torch.sigmoid(model.decode(z.to(weight.device, weight.dtype))).cpu()
 
 
 def grid_codes(low: tuple[float, float], high: tuple[float, float], steps: int) -> torch.Tensor:
@@ -120,7 +130,7 @@ def traverse(z: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Average over the data of each dimension's KL(q(z_d|x) || N(0, 1)), in nats: (latent_dim,)."""
     mu, logvar = _check_codes(mu, "mu"), _check_codes(logvar, "logvar")
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(0)
+    return kl_normal_standard(mu[..., None], logvar[..., None]).mean(0)  # each dimension a 1-D Gaussian, (N, d)
 
 
 def unit_activity(mu: torch.Tensor) -> torch.Tensor:
@@ -152,7 +162,8 @@ def temperature_codes(num_samples: int, latent_dim: int, temperature: float,
     """Codes z = T * eps, eps ~ N(0, I): samples of the prior with its standard deviation scaled by T."""
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
-    return temperature * torch.randn(num_samples, latent_dim, generator=generator)
+    eps = torch.randn(num_samples, latent_dim, generator=generator, device=draw_device(generator, "cpu"))
+    return temperature * eps.cpu()
 
 
 def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, batch_size: int = 16384,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .bernoulli import component_log_probs, flatten_mask
-from .checks import check_count, check_pixel_probs, flatten_pixels
+from .bernoulli import component_log_probs
+from .checks import check_count, check_mask, check_pixel_probs, draw_device, flatten_pixels
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def fit_mixture(
         raise ValueError(f"num_components must be between 1 and the number of images ({n}), got {num_components}")
     if smoothing < 0 or num_iters < 0:
         raise ValueError(f"smoothing and num_iters must be >= 0, got {smoothing} and {num_iters}")
-    start = torch.randperm(n, generator=generator)[:num_components].to(x.device)
+    start = torch.randperm(n, generator=generator, device=draw_device(generator, "cpu"))[:num_components].to(x.device)
     model = BernoulliMixture(
         log_weights=torch.full((num_components,), -math.log(num_components), dtype=x.dtype, device=x.device),
         probs=0.25 + 0.5 * x[start],  # (K, D)
@@ -101,13 +101,14 @@ def sample_mixture(
     (here the component k, (num_samples,)).
     """
     check_count(num_samples, "num_samples")
-    k = torch.multinomial(model.log_weights.exp(), num_samples, replacement=True, generator=generator)
-    return torch.bernoulli(model.probs[k], generator=generator), k
+    device, where = model.probs.device, draw_device(generator, model.probs.device)
+    k = torch.multinomial(model.log_weights.exp().to(where), num_samples, replacement=True, generator=generator)
+    return torch.bernoulli(model.probs.to(where)[k], generator=generator).to(device), k.to(device)
 
 
 def complete_pixels(model: BernoulliMixture, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Fill in hidden pixels with E[x_d | x_obs] = Σ_k p(k | x_obs) p_kd; observed pixels are kept, (N, D)."""
     x = flatten_pixels(x)
-    observed = flatten_mask(mask, x)
+    observed = check_mask(mask, x.shape[1], len(x)).to(x.device)
     expected = responsibilities(model, x, observed) @ model.probs  # (N, D)
     return torch.where(observed, x, expected)

@@ -3,8 +3,9 @@
 Derived in notebooks/03_autoencoder.ipynb (reconstruction), notebooks/06_vae.ipynb (negative ELBO) and
 notebooks/09_beyond_the_vae.ipynb (the KL weight β and its warm-up).
 
-Every model that `train.fit` trains returns its `LossTerms` (reconstruction, KL) from `loss_terms`;
-the training objective is reconstruction + β·KL, and −ELBO = reconstruction + KL whatever β is.
+Loss values come one way, as `LossTerms(loss, recon, kl)`: a model's `loss_terms`, `negative_elbo` and
+`train.evaluate` all return it. The training objective is loss = reconstruction + β·KL, and
+−ELBO = reconstruction + KL whatever β is.
 """
 
 from __future__ import annotations
@@ -19,14 +20,21 @@ from .info import kl_normal_standard
 
 
 class LossTerms(NamedTuple):
-    """A model's two loss terms on a batch, each the batch mean in nats per image (scalar tensors).
+    """Loss values on a batch, each the batch mean in nats per image: (recon + β·kl, recon, kl).
 
     `recon` is −log p(x | z) (an autoencoder's whole loss); `kl` is KL(q(z|x) ‖ p(z)), zero for a model
-    without a latent distribution. fit minimises recon + β·kl and reports recon + kl (the −ELBO).
+    without a latent distribution; `loss` is recon + β·kl. Build one with LossTerms.of(recon, kl, beta).
+    fit minimises recon + β·kl and reports recon + kl (the −ELBO).
     """
 
+    loss: torch.Tensor
     recon: torch.Tensor
     kl: torch.Tensor
+
+    @classmethod
+    def of(cls, recon: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> LossTerms:
+        """The terms with their objective recon + β·kl (β = 1: the −ELBO)."""
+        return cls(_objective(recon, kl, beta), recon, kl)
 
 
 def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -35,15 +43,24 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return -bernoulli_nll(logits, x)
 
 
+def bernoulli_log_probs(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x_d | logit_d) of every pixel, shaped like `logits` (..., D), targets x broadcast to it; no checks.
+
+    The course's one Bernoulli log-likelihood from logits: the losses, the importance-sampling estimators
+    and the conditional ones (which sum it over some pixels only) all call it.
+    """
+    # From logits, not from sigmoid probabilities: BCE-with-logits uses log σ(l) = −softplus(−l), which
+    # stays finite when σ(l) rounds to 0 or 1 (log(0) = −inf would otherwise wreck training).
+    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
+
+
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """−log p(x | logits) summed over the pixels, (B, D) logits and targets -> (B,), without input checks.
 
     The fast path of the models' `loss_terms` (fit checks the whole data set once instead); use
     bernoulli_log_likelihood on data you have not checked.
     """
-    # From logits, not from sigmoid probabilities: BCE-with-logits uses log σ(l) = −softplus(−l), which
-    # stays finite when σ(l) rounds to 0 or 1 (log(0) = −inf would otherwise wreck training).
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
+    return -bernoulli_log_probs(logits, x).sum(dim=-1)
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -53,24 +70,29 @@ def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def negative_elbo(
     logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(recon + β·KL, reconstruction, KL), each the batch mean in nats per image; β = 1 gives the −ELBO."""
+) -> LossTerms:
+    """LossTerms(recon + β·KL, reconstruction, KL), each the batch mean in nats per image; β = 1 gives the −ELBO."""
     x = match_targets(logits, x)
     check_gaussian(mu, logvar, rows=len(logits))
-    recon, kl = gaussian_vae_terms(logits, x, mu, logvar)
-    return weighted_loss(LossTerms(recon, kl), beta), recon, kl
+    terms = gaussian_vae_terms(logits, x, mu, logvar)
+    return LossTerms.of(terms.recon, terms.kl, beta)
 
 
 def gaussian_vae_terms(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> LossTerms:
-    """A VAE's (reconstruction, KL) batch means without input checks (the models' loss_terms use it)."""
+    """A VAE's LossTerms (−ELBO, reconstruction, KL) as batch means, without input checks (for loss_terms)."""
     recon = bernoulli_nll(logits, x).mean()  # E_q[−log p(x|z)], one z sample per image
     kl = kl_normal_standard(mu, logvar).mean()  # closed form, lesson 02
-    return LossTerms(recon, kl)
+    return LossTerms.of(recon, kl)
 
 
 def weighted_loss(terms: LossTerms, beta: float = 1.0) -> torch.Tensor:
-    """The training objective recon + β·KL; β = 1 adds the two terms exactly as the −ELBO does."""
-    return terms.recon + terms.kl if beta == 1.0 else terms.recon + beta * terms.kl
+    """The training objective recon + β·KL of the terms, at weight β (fit's warm-up changes it every step)."""
+    return _objective(terms.recon, terms.kl, beta)
+
+
+def _objective(recon: torch.Tensor, kl: torch.Tensor, beta: float) -> torch.Tensor:
+    """recon + β·KL; β = 1 adds the two terms exactly as the −ELBO does."""
+    return recon + kl if beta == 1.0 else recon + beta * kl
 
 
 def kl_weight(step: int, beta: float = 1.0, warmup_steps: int = 0) -> float:

@@ -15,10 +15,8 @@ from dataclasses import replace
 
 import torch
 
-from .checkpoint import (  # noqa: F401  (re-exported: lessons import them from course_utils.train)
-    BINARIZE,
+from .checkpoint import (  # noqa: F401  (lessons import CHECKPOINTS, load_checkpoint and load_pretrained from here)
     CHECKPOINTS,
-    SCHEDULES,
     History,
     TrainConfig,
     load_checkpoint,
@@ -27,7 +25,7 @@ from .checkpoint import (  # noqa: F401  (re-exported: lessons import them from 
 )
 from .checks import check_labels, check_pixels, flatten_images
 from .data import binarize_dynamic, binarize_fixed
-from .models import ModelConfig, Trainable
+from .models import ModelConfig, Trainable, eval_mode
 from .objectives import LossTerms, kl_weight, weighted_loss
 from .progress import Progress
 from .runtime import get_device
@@ -68,112 +66,127 @@ def fit(
     """
     if not isinstance(model, Trainable):
         raise TypeError(f"{type(model).__name__} cannot be trained by fit: it needs a needs_labels flag and a "
-                        "loss_terms(x, y, generator) method returning LossTerms(recon, kl) (see models.Trainable)")
+                        "loss_terms(x, y, generator) method returning LossTerms.of(recon, kl) (see models.Trainable)")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, beta=beta,
                          warmup_epochs=warmup_epochs, binarize=binarize, seed=seed)
     device = torch.device(device) if device is not None else get_device()
     generator = torch.Generator(device=device).manual_seed(seed)  # shuffling, binarization, z samples
-    x_train = _prepare(train_x, model, device, "train_x", binarize, generator, is_test=False)
-    y_train = _labels(model, train_y, len(x_train), device, "train_y")
-    x_test = y_test = None
-    if test_x is not None:
-        x_test = _prepare(test_x, model, device, "test_x", binarize, generator, is_test=True)
-        y_test = _labels(model, test_y, len(x_test), device, "test_y")
-    config = replace(config, train_size=len(x_train), test_size=None if x_test is None else len(x_test))
+    x_train, y_train = _data(model, train_x, train_y, device, binarize, generator, "train")
+    x_test, y_test = _data(model, test_x, test_y, device, binarize, generator, "test") if test_x is not None \
+        else (None, None)
+    test_size = None if x_test is None else len(x_test)
+    history = History(config=replace(config, train_size=len(x_train), test_size=test_size))
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, **_fast_adam(device))
-    steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    warmup_steps = warmup_epochs * steps_per_epoch
-    scheduler = None
-    if schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
-    history = History(config=config)
-    bar = Progress(f"fit on {device}", epochs, steps_per_epoch, enabled=progress)
-    epoch = step = 0
+    loop = _Loop(model, x_train, y_train, generator, history.config, Progress(
+        f"fit on {device}", epochs, math.ceil(len(x_train) / batch_size), enabled=progress), checkpoint_path)
     try:
         for epoch in range(epochs):
-            model.train()
-            start, batch_sums = time.perf_counter(), []
-            order = torch.randperm(len(x_train), device=device, generator=generator)
-            x_shuffled = x_train[order]
-            y_shuffled = None if y_train is None else y_train[order]
-            for step in range(steps_per_epoch):
-                x = x_shuffled[step * batch_size : (step + 1) * batch_size]  # a view: no copy
-                y = None if y_shuffled is None else y_shuffled[step * batch_size : (step + 1) * batch_size]
-                if binarize == "dynamic":
-                    x = torch.bernoulli(x, generator=generator)
-                terms = model.loss_terms(x, y, generator=generator)
-                loss = weighted_loss(terms, kl_weight(epoch * steps_per_epoch + step, beta, warmup_steps))
-                value = loss.item()  # waits for the step on a GPU: the price of stopping at the first NaN
-                if not math.isfinite(value):
-                    raise TrainingDivergedError(
-                        f"the loss became {value} at epoch {epoch + 1}, step {step + 1} of "
-                        f"{steps_per_epoch}; training stopped"
-                        + (f" and the last good checkpoint {checkpoint_path} was kept" if checkpoint_path else "")
-                        + ". Try a smaller lr, or check the data for NaN values."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                batch_sums.append(_row(terms).detach() * len(x))  # summed once per epoch, exactly
-                bar.step(epoch, step, value)
-            seconds = time.perf_counter() - start
+            loop.epoch, start = epoch, time.perf_counter()
+            batch_sums = loop.train_epoch()
+            history.seconds.append(time.perf_counter() - start)
             _append(history, "train", _means(batch_sums, len(x_train)))
-            history.seconds.append(seconds)
             if x_test is not None:
-                test_terms = evaluate(model, x_test, y_test, generator=generator)
-                if not all(map(math.isfinite, test_terms)):
-                    raise TrainingDivergedError(f"the test loss became {test_terms[0]} after epoch "
-                                                f"{epoch + 1}; training stopped, no checkpoint written")
-                _append(history, "test", test_terms)
-            bar.epoch_done(history)
+                _append(history, "test", _test_epoch(model, x_test, y_test, generator, epoch))
+            loop.bar.epoch_done(history)
             if checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path, history=history)
     except KeyboardInterrupt:
         history.interrupted = True
-        bar.note(f"Interrupted at epoch {epoch + 1}, step {step + 1}: returning the "
-                 f"{len(history.seconds)} finished epoch(s); the model keeps its current weights.")
+        loop.bar.note(f"Interrupted at epoch {loop.epoch + 1}, step {loop.step + 1}: returning the "
+                      f"{len(history.seconds)} finished epoch(s); the model keeps its current weights.")
     finally:
-        bar.close(history)
+        loop.bar.close(history)
         model.eval()
     return history
+
+
+class _Loop:
+    """fit's optimiser, lr schedule and position (epoch, step), and one epoch of updates on shuffled batches."""
+
+    def __init__(self, model: Trainable, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator,
+                 config: TrainConfig, bar: Progress, checkpoint_path: str | os.PathLike | None) -> None:
+        self.model, self.x, self.y, self.generator, self.config, self.bar = model, x, y, generator, config, bar
+        self.checkpoint_path = checkpoint_path
+        self.steps_per_epoch = math.ceil(len(x) / config.batch_size)
+        self.warmup_steps = config.warmup_epochs * self.steps_per_epoch
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam(x.device))
+        self.scheduler = None
+        if config.schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.optimizer, T_max=config.epochs * self.steps_per_epoch)
+        self.epoch = self.step = 0
+
+    def train_epoch(self) -> list[torch.Tensor]:
+        """One pass over the shuffled training set; returns each batch's (loss, recon, KL) summed over its images."""
+        self.model.train()
+        batch_sums, size = [], self.config.batch_size
+        order = torch.randperm(len(self.x), device=self.x.device, generator=self.generator)
+        x_shuffled = self.x[order]
+        y_shuffled = None if self.y is None else self.y[order]
+        for step in range(self.steps_per_epoch):
+            self.step = step
+            x = x_shuffled[step * size : (step + 1) * size]  # a view: no copy
+            y = None if y_shuffled is None else y_shuffled[step * size : (step + 1) * size]
+            if self.config.binarize == "dynamic":
+                x = torch.bernoulli(x, generator=self.generator)
+            terms = self.model.loss_terms(x, y, generator=self.generator)
+            global_step = self.epoch * self.steps_per_epoch + step
+            loss = weighted_loss(terms, kl_weight(global_step, self.config.beta, self.warmup_steps))
+            value = loss.item()  # waits for the step on a GPU: the price of stopping at the first NaN
+            if not math.isfinite(value):
+                raise TrainingDivergedError(
+                    f"the loss became {value} at epoch {self.epoch + 1}, step {step + 1} of "
+                    f"{self.steps_per_epoch}; training stopped"
+                    + (f" and the last good checkpoint {self.checkpoint_path} was kept" if self.checkpoint_path else "")
+                    + ". Try a smaller lr, or check the data for NaN values."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            batch_sums.append(_row(terms).detach() * len(x))  # summed once per epoch, exactly
+            self.bar.step(self.epoch, step, value)
+        return batch_sums
+
+
+def _test_epoch(model: Trainable, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator,
+                epoch: int) -> LossTerms:
+    """The test set's (−ELBO, recon, KL) after an epoch; TrainingDivergedError if they are not finite."""
+    terms = evaluate(model, x, y, generator=generator)
+    if not all(map(math.isfinite, terms)):
+        raise TrainingDivergedError(f"the test loss became {terms[0]} after epoch {epoch + 1}; training stopped, "
+                                    "no checkpoint written")
+    return terms
 
 
 @torch.no_grad()
 def evaluate(
     model: Trainable, x: torch.Tensor, y: torch.Tensor | None = None, *, batch_size: int = 1000,
     generator: torch.Generator | None = None,
-) -> tuple[float, float, float]:
-    """(recon + KL, reconstruction, KL) in nats per image on images x (a VAE: one z sample per image).
+) -> LossTerms:
+    """LossTerms(recon + KL, reconstruction, KL) as floats, nats per image on images x (a VAE: one z per image).
 
     The first number is the −ELBO of a VAE (β plays no part here), the loss of an autoencoder.
     Labels y (N,) reach the model when it needs them.
     """
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    if generator is not None and generator.device.type != device.type:
-        raise ValueError(f"the generator is on {generator.device} but the model on {device}; "
-                         f"use torch.Generator(device={str(device)!r}).manual_seed(...)")
     x = _flatten(x, model).to(device)
     y = _labels(model, y, len(x), device, "y")
     batch_sums = []
-    for i in range(0, len(x), batch_size):
-        batch = x[i : i + batch_size]
-        labels = None if y is None else y[i : i + batch_size]
-        batch_sums.append(_row(model.loss_terms(batch, labels, generator=generator)) * len(batch))
-    model.train(was_training)
-    return _means(batch_sums, len(x))
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            batch = x[i : i + batch_size]
+            labels = None if y is None else y[i : i + batch_size]
+            batch_sums.append(_row(model.loss_terms(batch, labels, generator=generator)) * len(batch))
+    return LossTerms(*_means(batch_sums, len(x)))
 
 
 def _row(terms: LossTerms) -> torch.Tensor:
     """(recon + KL, recon, KL) as one tensor of 3: the −ELBO is reported whatever weight trained it."""
-    if not isinstance(terms, tuple) or len(terms) != 2:
-        raise TypeError(f"loss_terms must return LossTerms(recon, kl), two scalar tensors; got {terms!r:.120}")
-    recon, kl = terms
-    return torch.stack((recon + kl, recon, kl))
+    if not isinstance(terms, LossTerms):
+        raise TypeError(f"loss_terms must return LossTerms.of(recon, kl), two scalar tensors; got {terms!r:.120}")
+    return torch.stack((terms.recon + terms.kl, terms.recon, terms.kl))
 
 
 def _means(batch_sums: list[torch.Tensor], n: int) -> tuple[float, float, float]:
@@ -205,6 +218,12 @@ def _labels(model, y, n: int, device: torch.device, what: str) -> torch.Tensor |
         raise ValueError(f"{type(model).__name__} is conditioned on labels: pass {what}, e.g. "
                          f"load_mnist('train')[1], one label per image")
     return check_labels(y, n, what).to(device)
+
+
+def _data(model, x, y, device, binarize, generator, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The images (N, D) and, for a model that needs them, the labels (N,) of one split, checked, on `device`."""
+    x = _prepare(x, model, device, f"{split}_x", binarize, generator, is_test=split == "test")
+    return x, _labels(model, y, len(x), device, f"{split}_y")
 
 
 def _prepare(x, model, device, what, binarize, generator, is_test):

@@ -16,9 +16,9 @@ from course_utils.bernoulli import (
     component_log_probs,
     fit_bernoulli,
     fit_classifier,
-    flatten_mask,
     sample_bernoulli,
 )
+from course_utils.checks import check_mask
 from course_utils.mixture import (
     BernoulliMixture,
     as_mixture,
@@ -279,28 +279,17 @@ def test_mixture_log_joint_adds_the_log_weights_to_torchs_component_log_probs():
         mixture_log_joint(BernoulliMixture(model.log_weights[:3], model.probs), x)
 
 
-@pytest.mark.parametrize("call", [
-    lambda x, probs: bernoulli_log_prob(x, probs),  # images (N, D) first, probs (D,) second
-    lambda x, probs: bernoulli_log_prob(x.reshape(len(x), 3, 4), probs),
-    lambda x, probs: component_log_probs(probs[None], x[0]),
-    lambda x, probs: component_log_probs(x.reshape(len(x), 3, 4), probs[None]),
-])
-def test_the_old_argument_order_is_refused_with_the_new_one_named(call):
-    x, probs = _data(5)
-    with pytest.raises(ValueError, match=r"\(probs, x, mask\), the model's parameters first"):
-        call(x, probs)
-
-
-def test_flatten_mask_accepts_one_mask_or_one_per_image():
-    x = torch.zeros(2, D)
+def test_check_mask_accepts_one_mask_or_one_per_image():
     one = torch.arange(D).reshape(3, 4) % 2
-    assert torch.equal(flatten_mask(one, x), (torch.arange(D) % 2).bool())  # (D,), shared by every image
+    assert torch.equal(check_mask(one, D, 2), (torch.arange(D) % 2).bool())  # (D,), shared by every image
     per_image = torch.rand(2, D, generator=torch.Generator().manual_seed(0)) > 0.5
-    assert torch.equal(flatten_mask(per_image.float(), x), per_image)  # (N, D)
+    assert torch.equal(check_mask(per_image.float(), D, 2), per_image)  # (N, D)
     with pytest.raises(ValueError, match="one mask of 12 pixels"):
-        flatten_mask(torch.ones(3, D), x)
+        check_mask(torch.ones(3, D), D, 2)
+    with pytest.raises(ValueError, match="one mask of 12 pixels"):
+        check_mask(per_image, D)  # a caller that takes one mask for all images gives no num_images
     with pytest.raises(ValueError, match="0s and 1s"):
-        flatten_mask(torch.full((D,), 0.5), x)
+        check_mask(torch.full((D,), 0.5), D)
 
 
 def test_a_classifier_built_by_hand_classifies_by_bayes_rule():

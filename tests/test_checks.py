@@ -114,3 +114,15 @@ def test_check_labels_gives_int64_labels_and_names_what_is_wrong():
                          (torch.tensor([True, False, True]), "dtype torch.bool")]:
         with pytest.raises(ValueError, match=f"^train_y.*{message}"):
             checks.check_labels(bad, 3, "train_y", num_classes=10)
+
+
+@pytest.mark.unit
+def test_check_labels_refuses_negative_labels_even_without_num_classes():
+    with pytest.raises(ValueError, match=r"must lie in \[0\), got values from -1"):
+        checks.check_labels(torch.tensor([0, -1, 2]), 3)
+
+
+@pytest.mark.unit
+def test_random_numbers_are_drawn_where_the_generator_lives():
+    assert checks.draw_device(None, "cpu") == torch.device("cpu")
+    assert checks.draw_device(torch.Generator(), "meta") == torch.device("cpu")  # a CPU generator draws on the CPU

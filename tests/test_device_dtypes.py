@@ -64,3 +64,27 @@ def test_evaluate_averages_exactly_over_uneven_batches():
     x = torch.rand(300, 784, generator=torch.Generator().manual_seed(0))
     batched, whole = evaluate(model, x, batch_size=64), evaluate(model, x, batch_size=300)
     assert batched == pytest.approx(whole, rel=1e-6)
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: a CPU generator with a model on another device")
+def test_a_cpu_generator_gives_the_same_draws_whatever_device_the_model_is_on():
+    """The one policy (checks.draw_device): draw where the generator lives, then move the draws to the data."""
+    from course_utils import evaluation, gradients
+    from course_utils.data import binarize_dynamic
+
+    torch.manual_seed(0)
+    model, x = VAE(784, 32, 4), torch.rand(5, 784)
+    on_gpu = VAE(784, 32, 4).cuda()
+    on_gpu.load_state_dict(model.state_dict())
+    mu, logvar = torch.randn(5, 4), torch.randn(5, 4)
+    seed = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    assert torch.equal(gradients.reparameterize(mu.cuda(), logvar.cuda(), seed()).cpu(),
+                       gradients.reparameterize(mu, logvar, seed()))
+    assert torch.equal(binarize_dynamic(x.cuda(), seed()).cpu(), binarize_dynamic(x, seed()))
+    assert torch.equal(on_gpu.sample(4, seed())[1].cpu(), model.sample(4, seed())[1])
+    binary = binarize_dynamic(x, seed())
+    torch.testing.assert_close(evaluation.iw_log_likelihood(on_gpu, binary.cuda(), 20, generator=seed()).cpu(),
+                               evaluation.iw_log_likelihood(model, binary, 20, generator=seed()))  # GPU matmuls round
+    torch.testing.assert_close(torch.tensor(evaluate(on_gpu, x, generator=seed())),
+                               torch.tensor(evaluate(model, x, generator=seed())))

@@ -30,7 +30,7 @@ class IndependentPixels(nn.Module):
         if y is not None:
             self.seen.append(y.clone())
         nll = nn.functional.binary_cross_entropy_with_logits(self.logits.expand_as(x), x, reduction="none").sum(1)
-        return LossTerms(nll.mean(), torch.zeros(()))
+        return LossTerms.of(nll.mean(), torch.zeros(()))
 
 
 def _binary(n, d=16, seed=0):
@@ -152,7 +152,7 @@ def test_cvae_shapes_config_and_rebuild():
     assert mu.shape == logvar.shape == (5, 3)
     logits, mu2, _ = model(x, y, generator=torch.Generator().manual_seed(0))
     assert logits.shape == (5, 784) and torch.equal(mu, mu2)
-    draws, z = model.sample(y, generator=torch.Generator().manual_seed(0))
+    draws, z = model.sample(y=y, generator=torch.Generator().manual_seed(0))
     assert draws.shape == (5, 784) and z.shape == (5, 3) and set(draws.unique().tolist()) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="num_classes"):
         ModelConfig("cvae", 784, 32, 3)
@@ -171,7 +171,7 @@ def test_cvae_loss_terms_are_the_conditional_elbo():
     q, p = Normal(mu, (0.5 * logvar).exp()), Normal(torch.zeros_like(mu), torch.ones_like(mu))
     torch.testing.assert_close(terms.recon, expected_recon)
     torch.testing.assert_close(terms.kl, kl_divergence(q, p).sum(1).mean())
-    with pytest.raises(ValueError, match="needs the labels"):
+    with pytest.raises(ValueError, match="conditioned on labels"):
         model.loss_terms(x)
     for bad in [torch.tensor([0, 1, 2, 3, 1, 0]), torch.tensor([0, 1]), y.float()]:
         with pytest.raises(ValueError, match="labels"):

@@ -57,7 +57,7 @@ def test_standard_normal_log_prob_matches_torch():
 def test_exact_posterior_gives_log_p_x_for_every_k(num_samples, chunk_size):
     model, x = _toy()
     mean, cov = latent.posterior(model, x)  # a full covariance: the exact p(z | x)
-    estimate = iw_log_marginal(_toy_log_joint(model, x), mean, num_samples, chunk_size=chunk_size,
+    estimate = iw_log_marginal(_toy_log_joint(model, x), mean, None, num_samples, chunk_size=chunk_size,
                                scale_tril=torch.linalg.cholesky(cov), generator=torch.Generator().manual_seed(1))
     # Every weight p(x, z) / p(z | x) equals p(x): zero variance, the exact answer up to rounding.
     torch.testing.assert_close(estimate, latent.log_marginal(model, x), rtol=0, atol=1e-9)
@@ -67,8 +67,8 @@ def _repeats(model, x, num_samples, repeats, seed=2):
     """`repeats` independent estimates for each image, (repeats, B): the batch replicated, one call."""
     mu, logvar = _poor_proposal(model, x)
     x_rep = x.repeat(repeats, 1)
-    estimates = iw_log_marginal(_toy_log_joint(model, x_rep), mu.repeat(repeats, 1), num_samples,
-                                logvar=logvar.repeat(repeats, 1), generator=torch.Generator().manual_seed(seed))
+    estimates = iw_log_marginal(_toy_log_joint(model, x_rep), mu.repeat(repeats, 1), logvar.repeat(repeats, 1),
+                                num_samples, generator=torch.Generator().manual_seed(seed))
     return estimates.reshape(repeats, len(x))
 
 
@@ -150,14 +150,48 @@ def test_evaluation_runs_in_chunks_and_batches_without_changing_the_answer():
         calls.append(z.shape[0])
         return _toy_log_joint(model, x)(z)
 
-    iw_log_marginal(log_joint, mean, 100, chunk_size=30, scale_tril=torch.linalg.cholesky(cov))
+    iw_log_marginal(log_joint, mean, None, 100, chunk_size=30, scale_tril=torch.linalg.cholesky(cov))
     assert calls == [30, 30, 30, 10]
+
+
+@pytest.mark.unit
+def test_several_log_joints_share_the_samples_and_report_their_ess():
+    model, x = _toy()
+    mu, logvar = _poor_proposal(model, x)
+    log_joint = _toy_log_joint(model, x)
+    g = torch.Generator().manual_seed(7)
+    one = iw_log_marginal(log_joint, mu, logvar, 50, chunk_size=20, generator=g)
+    g = torch.Generator().manual_seed(7)
+    (same, shifted), (ess, ess_shifted) = iw_log_marginal(lambda z: (log_joint(z), log_joint(z) - 2.0), mu, logvar,
+                                                          50, chunk_size=20, generator=g, with_ess=True)
+    torch.testing.assert_close(same, one, rtol=0, atol=0)  # the same draws: the same numbers
+    torch.testing.assert_close(shifted, one - 2.0)  # a constant factor e^-2 in every weight comes out exactly
+    torch.testing.assert_close(ess, ess_shifted)  # and leaves the effective sample size alone
+    assert ((ess >= 1 - 1e-9) & (ess <= 50 + 1e-9)).all()
+    # With the exact posterior every weight is p(x): all 50 samples count.
+    mean, cov = latent.posterior(model, x)
+    _, exact_ess = iw_log_marginal(log_joint, mean, None, 50, scale_tril=torch.linalg.cholesky(cov), with_ess=True)
+    torch.testing.assert_close(exact_ess, torch.full_like(exact_ess, 50.0))
+
+
+@pytest.mark.unit
+def test_a_mixture_proposal_whose_components_are_the_posterior_gives_log_p_x_exactly():
+    diagonal = latent.random_linear_gaussian(data_dim=6, latent_dim=1, noise_var=0.5,
+                                             generator=torch.Generator().manual_seed(3))
+    x1, _ = latent.sample(diagonal, 4, generator=torch.Generator().manual_seed(4))
+    mean, cov = latent.posterior(diagonal, x1)  # a 1-D latent: the posterior is a diagonal Gaussian
+    logvar = cov.diagonal(dim1=-2, dim2=-1).log().expand_as(mean)
+    mixture = torch.stack([mean, mean], 1), torch.stack([logvar, logvar], 1)  # (B, 2, 1): two equal components
+    estimate = iw_log_marginal(_toy_log_joint(diagonal, x1), *mixture, 9, generator=torch.Generator().manual_seed(5))
+    # q(z) = ½ p(z|x) + ½ p(z|x) = p(z|x), so every weight is p(x), whichever component drew z.
+    torch.testing.assert_close(estimate, latent.log_marginal(diagonal, x1), rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"num_samples": 0}, "positive int"),
     ({"logvar": None}, "exactly one of logvar"),
     ({"mu": torch.zeros(3)}, r"mu must be \(B, latent_dim\)"),
+    ({"mu": torch.zeros(2, 2, 3), "logvar": None, "scale_tril": torch.eye(3)}, "mixture"),
     ({"logvar": torch.zeros(2, 4)}, "same shape"),
 ])
 def test_bad_arguments_say_what_to_do(kwargs, message):

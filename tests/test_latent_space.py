@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from course_utils import latent_space as ls
-from course_utils.models import VAE, Autoencoder
+from course_utils.models import CVAE, VAE, Autoencoder
 from course_utils.plots import scatter_codes, tile
 
 pytestmark = pytest.mark.unit
@@ -36,6 +36,21 @@ def test_encode_dataset_matches_one_encode_call(batch_size):
     torch.testing.assert_close(got_logvar, logvar.detach())
     with pytest.raises(ValueError, match="needs a VAE"):
         ls.encode_posterior(ae, x)
+
+
+@pytest.mark.unit
+def test_the_encoders_leave_the_model_in_the_mode_they_found_and_pass_labels_along():
+    ae, vae = _models()
+    x, y = torch.rand(6, 784), torch.tensor([0, 1, 2, 0, 1, 2])
+    for model in (ae, vae):
+        model.train()
+        ls.encode_dataset(model, x)
+        ls.decode_images(model, torch.zeros(2, 3))
+        assert model.training
+    torch.manual_seed(0)
+    cvae = CVAE(hidden_dim=16, latent_dim=3, num_classes=3)
+    mu, logvar = ls.encode_posterior(cvae, x, 4, y=y)
+    torch.testing.assert_close((mu, logvar), tuple(t.detach() for t in cvae.encode(x, y)))
 
 
 def test_decode_images_is_sigmoid_of_decode_and_checks_shapes():

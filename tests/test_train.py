@@ -51,7 +51,7 @@ def _fail_at(monkeypatch, call, error):
             calls.append(1)
             if len(calls) == call:
                 if error is None:
-                    return LossTerms(terms.recon * math.nan, terms.kl)
+                    return LossTerms.of(terms.recon * math.nan, terms.kl)
                 raise error
         return terms
 
@@ -218,7 +218,7 @@ def test_shipped_checkpoints_load():
         if model.config.kind == "vae":  # autoencoders are shipped too (lesson 07); they have no prior to sample
             assert model.sample(2)[0].shape == (2, model.config.input_dim)
         elif model.config.kind == "cvae":
-            assert model.sample(torch.tensor([3, 7]))[0].shape == (2, model.config.input_dim)
+            assert model.sample(y=torch.tensor([3, 7]))[0].shape == (2, model.config.input_dim)
         else:
             assert model.decode(torch.zeros(2, model.config.latent_dim)).shape == (2, model.config.input_dim)
     with pytest.raises(ValueError, match="available"):

@@ -202,6 +202,6 @@ def sampling_view(model: nn.Module, train_x: torch.Tensor, num_samples: int = 8,
     import ipywidgets as w
 
     button = w.Button(description="new draws")
-    button.on_click(new_draws)  # registered first: new noise, then the redraw wired by _assemble
+    button.on_click(new_draws)  # registered first: new noise, then the redraw that canvas.assemble wires
     controls = [("temperature", slider("temperature T", 1.0, 0.0, 2.0, 0.05)), ("redraw", button)]
     return assemble(controls, canvas, update, "course-sampling", state)
