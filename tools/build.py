@@ -143,6 +143,21 @@ def site_url() -> str:
     return f"https://{owner.lower()}.github.io/{name}/"
 
 
+# The website: Sphinx with myst-nb renders the committed notebooks (site/conf.py); the README, .ci/run and the
+# Pages workflow run this command from the repository root (tests/test_site_config.py checks that they agree).
+SITE = ROOT / "site"
+SITE_HTML = SITE / "_build" / "html"
+SITE_COMMAND = "python -m sphinx -W --keep-going -b html -c site . site/_build/html"
+
+
+def site_sources() -> list[Path]:
+    """Every file the website is made from: its pages, its configuration, and what the configuration reads."""
+    own = [p for p in SITE.rglob("*")
+           if p.is_file() and not {"_build", "__pycache__"} & set(p.relative_to(SITE).parts)]
+    return [page.notebook for page in site_pages()] + own + [Path(__file__).resolve(),
+                                                             ROOT / "course_utils" / "runtime.py"]
+
+
 def lesson_map() -> str:
     """The README's lesson map: one line per lesson and exercise, with its website page and its Colab badge."""
     badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"

@@ -1,0 +1,242 @@
+"""The course website in a real browser: every page loads, links and images work, math renders, search finds.
+
+The site is what `python -m sphinx ... site/_build/html` (tools/build.py's SITE_COMMAND, the README's site
+command) builds from the committed notebooks. `.ci/run` builds it before the tests, so its build time shows in
+CI's log; this test reuses that build when it is newer than every source (tools.build.site_sources), and
+otherwise makes a clean one itself, so the README's test command alone checks the site. A local http.server
+on a free loopback port serves it to the system Chromium, driven by Playwright as in tests/test_browser.py.
+Every wait has its own deadline, and a failure names the step it was waiting for.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from course_utils.runtime import BRANCH, REPOSITORY
+from tests.test_browser import STEP_TIMEOUT_S, find_chromium, step
+from tools.build import ROOT, SITE_COMMAND, SITE_HTML, colab_url, site_pages, site_sources
+
+pytestmark = pytest.mark.pipeline
+
+BUILD_TIMEOUT_S = 600  # a clean build takes under a minute; a busy 2-core machine is slower
+MATH_TIMEOUT_S = 60  # MathJax typesets a long lesson's few hundred formulas
+PAGES = [page.docname for page in site_pages()]
+
+
+def _stale() -> list[str]:
+    """The sources newer than the last build (all of them when there is none)."""
+    stamp = SITE_HTML / ".buildinfo"  # Sphinx rewrites it at the end of every build
+    built = stamp.stat().st_mtime if stamp.is_file() else float("-inf")
+    return [str(p.relative_to(ROOT)) for p in site_sources() if p.stat().st_mtime > built]
+
+
+@pytest.fixture(scope="module")
+def site() -> str:
+    """The built site's folder: the last build if it is up to date, else a clean build made here."""
+    stale = _stale()
+    if stale:
+        shutil.rmtree(SITE_HTML.parent, ignore_errors=True)
+        command = [sys.executable, *shlex.split(SITE_COMMAND)[1:]]
+        start = time.monotonic()
+        try:
+            proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8",
+                                  timeout=BUILD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"building the site: `{SITE_COMMAND}` did not finish within {BUILD_TIMEOUT_S} s")
+        assert proc.returncode == 0, f"building the site failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        print(f"built the site in {time.monotonic() - start:.0f} s ({len(stale)} sources newer than the last build)")
+    return str(SITE_HTML)
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    """The site over HTTP on 127.0.0.1 (a free port), from a thread; yields the base address."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # not one line per request in the test's output
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=site))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = find_chromium()
+    how = "install Chromium (Debian: `apt-get install chromium`) or set COURSE_CHROMIUM, and `pip install playwright`"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        if os.environ.get("COURSE_REQUIRE_BROWSER"):
+            pytest.fail(f"COURSE_REQUIRE_BROWSER is set but the site test cannot run: {how}")
+        pytest.skip(f"no Chromium or no Playwright: {how}")
+    with sync_playwright() as p:
+        with step(f"starting Chromium ({chromium})"):
+            browser = p.chromium.launch(executable_path=chromium, timeout=120_000,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def visited(server, browser) -> dict[str, dict]:
+    """Every page opened once: what loaded, what failed, its links and images, read in the browser."""
+    found = {}
+    for name in ["index", "site/index", *PAGES]:
+        page = browser.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+        errors, failed = [], []
+        page.on("pageerror", lambda err, errors=errors: errors.append(str(err)))
+        page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
+        page.on("response", lambda r, failed=failed: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        url = server + ("index.html" if name == "index" else f"{name}.html")
+        with step(f"loading {url}"):
+            response = page.goto(url, wait_until="load", timeout=STEP_TIMEOUT_S * 1000)
+        with step(f"reading the links and images of {page.url}"):
+            page.wait_for_function("() => [...document.images].every(img => img.complete)",
+                                   timeout=STEP_TIMEOUT_S * 1000)
+            links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(i => ({src: i.src, alt: i.getAttribute('alt'), width: i.naturalWidth}))")
+            title = page.title()
+        found[name] = {"status": response.status if response else None, "final": page.url, "title": title,
+                       "errors": errors, "failed": failed, "links": links, "images": images}
+        page.close()
+    return found
+
+
+def test_every_page_loads_without_errors(visited):
+    assert len(visited) == len(PAGES) + 2
+    for name, seen in visited.items():
+        assert seen["status"] == 200, f"{name}: HTTP status {seen['status']}"
+        assert seen["title"].strip(), f"{name}: the page has no title"
+        assert not seen["errors"], f"{name}: JavaScript errors {seen['errors']}"
+        assert not seen["failed"], f"{name}: requests that failed {seen['failed']}"
+    assert visited["index"]["final"].endswith("/site/index.html"), "the site's root does not lead to its front page"
+
+
+def _ids(server: str, address: str, cache: dict) -> set[str] | None:
+    """The element ids of an internal page (None if it does not load)."""
+    if address not in cache:
+        try:
+            with urllib.request.urlopen(address, timeout=STEP_TIMEOUT_S) as reply:
+                cache[address] = set(re.findall(r'\sid="([^"]+)"', reply.read().decode("utf-8", "replace")))
+        except urllib.error.URLError:
+            cache[address] = None
+    return cache[address]
+
+
+def test_no_internal_link_is_broken(server, visited):
+    cache, checked = {}, 0
+    for name, seen in visited.items():
+        for link in seen["links"]:
+            if not link.startswith(server):
+                continue
+            address, _, fragment = link.partition("#")
+            ids = _ids(server, address, cache)
+            assert ids is not None, f"{name}: the link {link} leads to a page that does not load"
+            fragment = urllib.parse.unquote(fragment)
+            assert not fragment or fragment in ids, f"{name}: the link {link} points at #{fragment}, not on that page"
+            checked += 1
+    assert checked > 20 * len(PAGES), f"only {checked} internal links found: the pages' navigation is missing"
+
+
+def test_every_image_loads_and_has_alt_text(visited):
+    figures = 0
+    for name, seen in visited.items():
+        for image in seen["images"]:
+            assert image["width"] > 0, f"{name}: the image {image['src']} did not load"
+            assert (image["alt"] or "").strip(), f"{name}: the image {image['src']} has no alt text"
+            figures += "/_images/" in image["src"]
+    assert figures >= 50, f"only {figures} figures on the whole site: the notebooks' outputs are missing"
+
+
+def test_the_table_of_contents_is_the_lesson_map(server, browser):
+    page = browser.new_page()
+    try:
+        with step("reading the front page's table of contents"):
+            page.goto(server + "site/index.html", timeout=STEP_TIMEOUT_S * 1000)
+            links = page.eval_on_selector_all(".bd-content .toctree-wrapper a.reference",
+                                              "els => els.map(a => a.href)")
+        expected = [f"{server}{docname}.html" for docname in PAGES]
+        assert links == expected, "the front page's contents differ from tools/build.py's site_pages() order"
+    finally:
+        page.close()
+
+
+def test_math_is_rendered(server, browser):
+    page = browser.new_page()
+    try:
+        with step("opening lesson 02"):
+            page.goto(server + "notebooks/02_entropy_kl.html", timeout=STEP_TIMEOUT_S * 1000)
+        with step(f"waiting {MATH_TIMEOUT_S} s for MathJax to typeset every formula of lesson 02"):
+            handle = page.wait_for_function("""() => {
+                const math = [...document.querySelectorAll('.bd-content .math')];
+                const done = math.filter(m => m.querySelector('mjx-container'));
+                return math.length > 0 && done.length === math.length
+                    ? {formulas: math.length, errors: document.querySelectorAll('mjx-merror').length} : null;
+            }""", timeout=MATH_TIMEOUT_S * 1000)
+        result = handle.json_value()
+        assert result["formulas"] >= 50, f"only {result['formulas']} formulas on lesson 02"
+        assert result["errors"] == 0, f"MathJax could not typeset {result['errors']} formulas of lesson 02"
+    finally:
+        page.close()
+
+
+def test_launch_buttons_point_at_the_configured_repository(visited):
+    for page in site_pages():
+        links = visited[page.docname]["links"]
+        rel = f"{page.docname}.ipynb"
+        binder = f"https://mybinder.org/v2/gh/{REPOSITORY}/{BRANCH}?urlpath=lab/tree/{rel}"
+        assert colab_url(page.notebook) in links, f"{page.docname}: no Colab button for {colab_url(page.notebook)}"
+        assert binder in links, f"{page.docname}: no Binder button for {binder}"
+
+
+def test_widgets_show_a_note_instead_of_their_saved_view(server, browser):
+    page = browser.new_page()
+    try:
+        with step("reading lesson 07's widget notes"):
+            page.goto(server + "notebooks/07_latent_space.html", timeout=STEP_TIMEOUT_S * 1000)
+            notes = page.get_by_text("An interactive widget was here").count()
+            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        assert notes == 6 and views == 0, f"lesson 07: {notes} widget notes (6 widgets), {views} widget views left"
+    finally:
+        page.close()
+
+
+def test_search_finds_reparameterization(server, browser):
+    page = browser.new_page()
+    try:
+        with step("opening the search page for 'reparameterization'"):
+            page.goto(server + "search.html?q=reparameterization", timeout=STEP_TIMEOUT_S * 1000)
+        with step("waiting for the search results"):
+            page.wait_for_function("() => document.querySelectorAll('#search-results ul.search li').length > 0",
+                                   timeout=STEP_TIMEOUT_S * 1000)
+            found = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
+        assert any("notebooks/05_reparameterization.html" in link for link in found), found
+    finally:
+        page.close()
