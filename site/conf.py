@@ -10,7 +10,8 @@ Only the lessons, the student exercises (never the sources with solutions) and s
 The table of contents is made here from tools/build.py, in the README's lesson-map order, so a new lesson
 is on the site as soon as it is in the lesson map. Each notebook passes through `site_notebook` on its way
 to myst-nb: a figure without alt text fails the build, and a widget's saved view (which needs a kernel)
-becomes a note pointing at the launch buttons.
+becomes a note pointing at the launch buttons, except lesson 07's 2-D explorer, which runs live on the page
+(site/static/explorer.js, with the shipped 2-D decoders' weights that the build exports).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ suppress_warnings = ["myst.header"]  # notebooks may start at '##' after their '
 html_theme = "sphinx_book_theme"
 html_title = project
 html_baseurl = site_url()
-html_static_path = []
+html_static_path = ["static"]  # the live 2-D explorer of lesson 07 (explorer.js), its style
+html_js_files = ["explorer.js"]
+html_css_files = ["explorer.css"]
 html_additional_pages = {"index": "redirect.html"}  # the site's root address opens site/index.html
 templates_path = ["templates"]
 html_theme_options = {
@@ -60,6 +63,15 @@ html_theme_options = {
 }
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Lesson 07's 2-D explorer also runs live on its page: a cell whose metadata says {"site": {"live": "explorer_2d"}}
+# shows, in place of the note, a panel that explorer.js fills with two sliders and the shipped 2-D decoders'
+# images, computed in the browser from the weights `export_decoders` writes next to it.
+LIVE_DECODERS = {"ae_latent2": "autoencoder", "vae_latent2": "VAE"}  # shipped checkpoint -> name on the page
+LIVE_RANGE = (-3.0, 3.0, 0.05)  # each slider's z: the prior's +-3 standard deviations, in steps of 0.05
+LIVE_EXPLORER = ('<div class="course-live-explorer"><p><strong>Live, in your browser:</strong> the shipped 2-D '
+                 "decoders of the autoencoder and the VAE, evaluated by this page's JavaScript at the code "
+                 "z = (z₁, z₂) the sliders set, from −3 to 3 in each coordinate.</p>"
+                 '<p class="course-live-status">Loading the decoders…</p></div>')
 WIDGET_NOTE = ("*An interactive widget was here. It needs a running Python kernel: open this notebook in Colab or "
                "Binder with the launch button (the rocket at the top of the page) to move its sliders.*")
 
@@ -91,9 +103,12 @@ def site_notebook(nb: dict, docname: str) -> dict:
         if cell["cell_type"] != "code":
             cells.append(cell)
             continue
+        live = cell.get("metadata", {}).get("site", {}).get("live")
+        if live not in (None, "explorer_2d"):
+            raise ValueError(f"{docname}.ipynb, cell {index}: site.live is {live!r}; the site knows 'explorer_2d'")
         for output in cell.get("outputs", []):
             if WIDGET_VIEW in output.get("data", {}):
-                output["data"] = {"text/markdown": WIDGET_NOTE}
+                output["data"] = {"text/html": LIVE_EXPLORER} if live else {"text/markdown": WIDGET_NOTE}
         alts = _image_alts(cell, f"{docname}.ipynb, cell {index}")
         if len(alts) <= 1:
             cells.append(cell)
@@ -115,6 +130,35 @@ def site_notebook(nb: dict, docname: str) -> dict:
     return nb
 
 
+def export_decoders(folder: Path) -> dict:
+    """Write the live explorer's decoders (float32 weights, then bias, per layer) and their manifest to `folder`."""
+    import numpy as np
+    from torch import nn
+
+    from course_utils.checkpoint import load_pretrained
+
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"range": LIVE_RANGE, "models": []}
+    for name, title in LIVE_DECODERS.items():
+        model, _ = load_pretrained(name, device="cpu")
+        layers = [m for m in model.decoder if isinstance(m, nn.Linear)]
+        kinds = [type(m) for m in model.decoder]
+        if kinds != [nn.Linear, nn.ReLU] * (len(layers) - 1) + [nn.Linear] or model.config.latent_dim != 2:
+            raise ValueError(f"{name}: explorer.js evaluates 2-D decoders of Linear layers with ReLU between them, "
+                             f"not {kinds}; change both together")
+        parts = [t.detach().numpy().astype("<f4").ravel() for m in layers for t in (m.weight, m.bias)]
+        (folder / f"{name}.bin").write_bytes(np.concatenate(parts).tobytes())
+        manifest["models"].append({"name": name, "title": title, "file": f"{name}.bin",
+                                   "layers": [list(m.weight.shape) for m in layers]})
+    (folder / "decoders.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return manifest
+
+
+def _export(app, exception) -> None:
+    if exception is None and app.builder.format == "html":
+        export_decoders(Path(app.outdir) / "_static" / "explorer")
+
+
 def _source_read(app, docname: str, source: list[str]) -> None:
     if docname == root_doc:
         source[0] += toctree()
@@ -124,3 +168,4 @@ def _source_read(app, docname: str, source: list[str]) -> None:
 
 def setup(app) -> None:
     app.connect("source-read", _source_read)
+    app.connect("build-finished", _export)

@@ -223,7 +223,57 @@ def test_widgets_show_a_note_instead_of_their_saved_view(server, browser):
             page.goto(server + "notebooks/07_latent_space.html", timeout=STEP_TIMEOUT_S * 1000)
             notes = page.get_by_text("An interactive widget was here").count()
             views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
-        assert notes == 6 and views == 0, f"lesson 07: {notes} widget notes (6 widgets), {views} widget views left"
+            live = page.locator(".course-live-explorer").count()
+        # six widgets: the 2-D explorer runs live, the five others leave a note
+        assert (notes, live, views) == (5, 1, 0), f"lesson 07: {notes} notes, {live} live explorers, {views} views"
+    finally:
+        page.close()
+
+
+PIXELS = """() => {
+    const root = document.querySelector('.course-live-explorer');
+    if (!root || root.dataset.ready !== 'true') return null;
+    const images = {};
+    for (const canvas of root.querySelectorAll('canvas.course-live-image')) {
+        const data = canvas.getContext('2d').getImageData(0, 0, 28, 28).data;
+        images[canvas.dataset.model] = Array.from({length: 784}, (_, i) => data[4 * i]);
+    }
+    return {z: JSON.parse(root.dataset.z), images: images};
+}"""
+
+
+def test_lesson_07_explorer_decodes_live_in_the_page_as_the_package_does(server, browser):
+    import torch
+
+    from course_utils.checkpoint import load_pretrained
+    from course_utils.latent_space import decode_images
+
+    page = browser.new_page()
+    try:
+        with step("opening lesson 07 and waiting for the live explorer to load its decoders"):
+            page.goto(server + "notebooks/07_latent_space.html", timeout=STEP_TIMEOUT_S * 1000)
+            before = page.wait_for_function(PIXELS, timeout=STEP_TIMEOUT_S * 1000).json_value()
+        with step("moving the live explorer's sliders with the keyboard"):
+            page.locator('.course-live-explorer input[name="z1"]').focus()
+            for _ in range(10):
+                page.keyboard.press("ArrowRight")
+            page.locator('.course-live-explorer input[name="z2"]').focus()
+            for _ in range(6):
+                page.keyboard.press("ArrowLeft")
+        with step("reading the live explorer's images after the move"):
+            after = page.wait_for_function(f"() => {{ const r = ({PIXELS})(); "
+                                           f"return r && r.z[0] > 0.4 && r.z[1] < -0.2 ? r : null; }}",
+                                           timeout=STEP_TIMEOUT_S * 1000).json_value()
+        assert before["z"] == [0, 0] and after["z"] == pytest.approx([0.5, -0.3], abs=1e-9), after["z"]
+        assert set(after["images"]) == {"ae_latent2", "vae_latent2"}
+        for name, shown in after["images"].items():
+            assert shown != before["images"][name], f"{name}: the image did not change when the sliders moved"
+            model, _ = load_pretrained(name, device="cpu")
+            expected = decode_images(model, torch.tensor([after["z"]]))[0]  # (784,) in [0, 1]
+            # the page paints round(255 p) from float32 weights in double arithmetic: within half a grey level,
+            # plus float32 rounding of the package's own sums (about 1e-6 for 400 terms)
+            error = (torch.tensor(shown, dtype=torch.float64) / 255 - expected.double()).abs().max().item()
+            assert error <= 0.5 / 255 + 1e-5, f"{name}: the page's image differs from decode(z) by {error:.4f}"
     finally:
         page.close()
 

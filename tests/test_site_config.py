@@ -79,6 +79,43 @@ def test_a_widget_view_becomes_a_note_and_its_saved_state_is_dropped():
     assert not any(conf.WIDGET_VIEW in o.get("data", {}) for o in outputs)
 
 
+def test_the_live_explorer_replaces_its_widget_and_nothing_else_is_live():
+    cell = _image(alt="a figure", widget=True)
+    cell["metadata"]["site"] = {"live": "explorer_2d"}
+    outputs = conf.site_notebook(_notebook(cell), "lesson")["cells"][1]["outputs"]
+    assert outputs[-1]["data"] == {"text/html": conf.LIVE_EXPLORER}
+    cell["metadata"]["site"] = {"live": "sampling"}
+    with pytest.raises(ValueError, match="lesson.ipynb, cell 1: site.live is 'sampling'"):
+        conf.site_notebook(_notebook(cell), "lesson")
+    live = [(nb.stem, i) for nb in lesson_notebooks()
+            for i, c in enumerate(json.loads(nb.read_text(encoding="utf-8"))["cells"]) if "site" in c["metadata"]]
+    assert [stem for stem, _ in live] == ["07_latent_space"], live
+
+
+def test_the_exported_decoders_are_the_shipped_ones(tmp_path):
+    # the layout explorer.js reads: per layer, the weight (out, in) row by row, then the bias, float32 little-endian
+    import numpy as np
+    import torch
+
+    from course_utils.checkpoint import load_pretrained
+    from course_utils.latent_space import decode_images
+
+    manifest = conf.export_decoders(tmp_path)
+    assert json.loads((tmp_path / "decoders.json").read_text(encoding="utf-8")) == json.loads(json.dumps(manifest))
+    z = torch.tensor([[0.5, -0.3], [-2.0, 1.5]])
+    for entry in manifest["models"]:
+        weights, offset, x = np.fromfile(tmp_path / entry["file"], dtype="<f4"), 0, z.numpy().astype(np.float64)
+        for i, (outputs, inputs) in enumerate(entry["layers"]):
+            w = weights[offset:offset + outputs * inputs].reshape(outputs, inputs)
+            b = weights[offset + outputs * inputs:offset + outputs * inputs + outputs]
+            offset += outputs * inputs + outputs
+            x = x @ w.T + b
+            x = 1 / (1 + np.exp(-x)) if i == len(entry["layers"]) - 1 else np.maximum(x, 0)
+        assert offset == weights.size, f"{entry['file']}: {weights.size - offset} numbers left over"
+        model, _ = load_pretrained(entry["name"], device="cpu")
+        np.testing.assert_allclose(x, decode_images(model, z).double().numpy(), atol=1e-5)
+
+
 @pytest.mark.parametrize("notebook", lesson_notebooks(), ids=lambda p: p.stem)
 def test_every_lesson_figure_has_alt_text(notebook):
     nb = json.loads(notebook.read_text(encoding="utf-8"))
