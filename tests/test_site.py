@@ -10,6 +10,7 @@ Every wait has its own deadline, and a failure names the step it was waiting for
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -27,7 +28,7 @@ import urllib.request
 import pytest
 
 from course_utils.runtime import BRANCH, REPOSITORY
-from tests.test_browser import STEP_TIMEOUT_S, find_chromium, step
+from tests.test_browser import STEP_TIMEOUT_S, _read, find_chromium, step
 from tools.build import ROOT, SITE_COMMAND, SITE_HTML, colab_url, site_pages, site_sources
 
 pytestmark = pytest.mark.pipeline
@@ -108,7 +109,7 @@ def visited(server, browser) -> dict[str, dict]:
     found = {}
     for name in ["index", "site/index", *PAGES]:
         page = browser.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+        page.set_default_timeout(STEP_TIMEOUT_S * 1000)  # every Playwright action not given its own
         errors, failed = [], []
         page.on("pageerror", lambda err, errors=errors: errors.append(str(err)))
         page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
@@ -116,17 +117,36 @@ def visited(server, browser) -> dict[str, dict]:
         url = server + ("index.html" if name == "index" else f"{name}.html")
         with step(f"loading {url}"):
             response = page.goto(url, wait_until="load", timeout=STEP_TIMEOUT_S * 1000)
-        with step(f"reading the links and images of {page.url}"):
+        with step(f"waiting for the images of {page.url} to load"):
             page.wait_for_function("() => [...document.images].every(img => img.complete)",
                                    timeout=STEP_TIMEOUT_S * 1000)
-            links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
-            images = page.eval_on_selector_all(
-                "img", "els => els.map(i => ({src: i.src, alt: i.getAttribute('alt'), width: i.naturalWidth}))")
-            title = page.title()
-        found[name] = {"status": response.status if response else None, "final": page.url, "title": title,
-                       "errors": errors, "failed": failed, "links": links, "images": images}
+        seen = _read(page, """() => ({title: document.title,
+            links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+            images: [...document.images].map(i => ({src: i.src, alt: i.getAttribute('alt'), width: i.naturalWidth}))
+        })""", f"reading the title, links and images of {page.url}")
+        found[name] = {"status": response.status if response else None, "final": page.url, "errors": errors,
+                       "failed": failed, **seen}
         page.close()
     return found
+
+
+def _until(page, function: str, what: str, timeout_s: float = STEP_TIMEOUT_S):
+    """The first truthy JSON value of the JavaScript `function`, polled in the page, or a failure naming `what`."""
+    with step(f"{what} (not there within {timeout_s:.0f} s)"):
+        return page.wait_for_function(function, timeout=timeout_s * 1000).json_value()
+
+
+@contextlib.contextmanager
+def opened(browser, url: str, what: str):
+    """A new page at `url` (its actions time out after STEP_TIMEOUT_S), closed afterwards."""
+    page = browser.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+    try:
+        with step(f"opening {what}"):
+            page.goto(url, timeout=STEP_TIMEOUT_S * 1000)
+        yield page
+    finally:
+        page.close()
 
 
 def test_every_page_loads_without_errors(visited):
@@ -176,35 +196,23 @@ def test_every_image_loads_and_has_alt_text(visited):
 
 
 def test_the_table_of_contents_is_the_lesson_map(server, browser):
-    page = browser.new_page()
-    try:
-        with step("reading the front page's table of contents"):
-            page.goto(server + "site/index.html", timeout=STEP_TIMEOUT_S * 1000)
-            links = page.eval_on_selector_all(".bd-content .toctree-wrapper a.reference",
-                                              "els => els.map(a => a.href)")
-        expected = [f"{server}{docname}.html" for docname in PAGES]
-        assert links == expected, "the front page's contents differ from tools/build.py's site_pages() order"
-    finally:
-        page.close()
+    with opened(browser, server + "site/index.html", "the front page") as page:
+        links = _read(page, "() => [...document.querySelectorAll('.bd-content .toctree-wrapper a.reference')]"
+                            ".map(a => a.href)", "reading the front page's table of contents")
+    expected = [f"{server}{docname}.html" for docname in PAGES]
+    assert links == expected, "the front page's contents differ from tools/build.py's site_pages() order"
 
 
 def test_math_is_rendered(server, browser):
-    page = browser.new_page()
-    try:
-        with step("opening lesson 02"):
-            page.goto(server + "notebooks/02_entropy_kl.html", timeout=STEP_TIMEOUT_S * 1000)
-        with step(f"waiting {MATH_TIMEOUT_S} s for MathJax to typeset every formula of lesson 02"):
-            handle = page.wait_for_function("""() => {
-                const math = [...document.querySelectorAll('.bd-content .math')];
-                const done = math.filter(m => m.querySelector('mjx-container'));
-                return math.length > 0 && done.length === math.length
-                    ? {formulas: math.length, errors: document.querySelectorAll('mjx-merror').length} : null;
-            }""", timeout=MATH_TIMEOUT_S * 1000)
-        result = handle.json_value()
-        assert result["formulas"] >= 50, f"only {result['formulas']} formulas on lesson 02"
-        assert result["errors"] == 0, f"MathJax could not typeset {result['errors']} formulas of lesson 02"
-    finally:
-        page.close()
+    with opened(browser, server + "notebooks/02_entropy_kl.html", "lesson 02") as page:
+        result = _until(page, """() => {
+            const math = [...document.querySelectorAll('.bd-content .math')];
+            const done = math.filter(m => m.querySelector('mjx-container'));
+            return math.length > 0 && done.length === math.length
+                ? {formulas: math.length, errors: document.querySelectorAll('mjx-merror').length} : null;
+        }""", "waiting for MathJax to typeset every formula of lesson 02", MATH_TIMEOUT_S)
+    assert result["formulas"] >= 50, f"only {result['formulas']} formulas on lesson 02"
+    assert result["errors"] == 0, f"MathJax could not typeset {result['errors']} formulas of lesson 02"
 
 
 def test_launch_buttons_point_at_the_configured_repository(visited):
@@ -217,17 +225,15 @@ def test_launch_buttons_point_at_the_configured_repository(visited):
 
 
 def test_widgets_show_a_note_instead_of_their_saved_view(server, browser):
-    page = browser.new_page()
-    try:
-        with step("reading lesson 07's widget notes"):
-            page.goto(server + "notebooks/07_latent_space.html", timeout=STEP_TIMEOUT_S * 1000)
-            notes = page.get_by_text("An interactive widget was here").count()
-            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
-            live = page.locator(".course-live-explorer").count()
-        # six widgets: the 2-D explorer runs live, the five others leave a note
-        assert (notes, live, views) == (5, 1, 0), f"lesson 07: {notes} notes, {live} live explorers, {views} views"
-    finally:
-        page.close()
+    with opened(browser, server + "notebooks/07_latent_space.html", "lesson 07") as page:
+        notes, live, views = _read(page, """() => [
+            [...document.querySelectorAll('.bd-content p')].filter(p => p.innerText.includes(NOTE)).length,
+            document.querySelectorAll('.course-live-explorer').length,
+            document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length]"""
+                                   .replace("NOTE", '"An interactive widget was here"'),
+                                   "counting lesson 07's widget notes")
+    # six widgets: the 2-D explorer runs live, the five others leave a note
+    assert (notes, live, views) == (5, 1, 0), f"lesson 07: {notes} notes, {live} live explorers, {views} views"
 
 
 PIXELS = """() => {
@@ -248,11 +254,8 @@ def test_lesson_07_explorer_decodes_live_in_the_page_as_the_package_does(server,
     from course_utils.checkpoint import load_pretrained
     from course_utils.latent_space import decode_images
 
-    page = browser.new_page()
-    try:
-        with step("opening lesson 07 and waiting for the live explorer to load its decoders"):
-            page.goto(server + "notebooks/07_latent_space.html", timeout=STEP_TIMEOUT_S * 1000)
-            before = page.wait_for_function(PIXELS, timeout=STEP_TIMEOUT_S * 1000).json_value()
+    with opened(browser, server + "notebooks/07_latent_space.html", "lesson 07") as page:
+        before = _until(page, PIXELS, "waiting for lesson 07's live explorer to load its decoders")
         with step("moving the live explorer's sliders with the keyboard"):
             page.locator('.course-live-explorer input[name="z1"]').focus()
             for _ in range(10):
@@ -260,33 +263,22 @@ def test_lesson_07_explorer_decodes_live_in_the_page_as_the_package_does(server,
             page.locator('.course-live-explorer input[name="z2"]').focus()
             for _ in range(6):
                 page.keyboard.press("ArrowLeft")
-        with step("reading the live explorer's images after the move"):
-            after = page.wait_for_function(f"() => {{ const r = ({PIXELS})(); "
-                                           f"return r && r.z[0] > 0.4 && r.z[1] < -0.2 ? r : null; }}",
-                                           timeout=STEP_TIMEOUT_S * 1000).json_value()
-        assert before["z"] == [0, 0] and after["z"] == pytest.approx([0.5, -0.3], abs=1e-9), after["z"]
-        assert set(after["images"]) == {"ae_latent2", "vae_latent2"}
-        for name, shown in after["images"].items():
-            assert shown != before["images"][name], f"{name}: the image did not change when the sliders moved"
-            model, _ = load_pretrained(name, device="cpu")
-            expected = decode_images(model, torch.tensor([after["z"]]))[0]  # (784,) in [0, 1]
-            # the page paints round(255 p) from float32 weights in double arithmetic: within half a grey level,
-            # plus float32 rounding of the package's own sums (about 1e-6 for 400 terms)
-            error = (torch.tensor(shown, dtype=torch.float64) / 255 - expected.double()).abs().max().item()
-            assert error <= 0.5 / 255 + 1e-5, f"{name}: the page's image differs from decode(z) by {error:.4f}"
-    finally:
-        page.close()
+        moved = f"() => {{ const r = ({PIXELS})(); return r && r.z[0] > 0.4 && r.z[1] < -0.2 ? r : null; }}"
+        after = _until(page, moved, "waiting for the live explorer's images after the move")
+    assert before["z"] == [0, 0] and after["z"] == pytest.approx([0.5, -0.3], abs=1e-9), after["z"]
+    assert set(after["images"]) == {"ae_latent2", "vae_latent2"}
+    for name, shown in after["images"].items():
+        assert shown != before["images"][name], f"{name}: the image did not change when the sliders moved"
+        model, _ = load_pretrained(name, device="cpu")
+        expected = decode_images(model, torch.tensor([after["z"]]))[0]  # (784,) in [0, 1]
+        # the page paints round(255 p) from float32 weights in double arithmetic: within half a grey level,
+        # plus float32 rounding of the package's own sums (about 1e-6 for 400 terms)
+        error = (torch.tensor(shown, dtype=torch.float64) / 255 - expected.double()).abs().max().item()
+        assert error <= 0.5 / 255 + 1e-5, f"{name}: the page's image differs from decode(z) by {error:.4f}"
 
 
 def test_search_finds_reparameterization(server, browser):
-    page = browser.new_page()
-    try:
-        with step("opening the search page for 'reparameterization'"):
-            page.goto(server + "search.html?q=reparameterization", timeout=STEP_TIMEOUT_S * 1000)
-        with step("waiting for the search results"):
-            page.wait_for_function("() => document.querySelectorAll('#search-results ul.search li').length > 0",
-                                   timeout=STEP_TIMEOUT_S * 1000)
-            found = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
-        assert any("notebooks/05_reparameterization.html" in link for link in found), found
-    finally:
-        page.close()
+    with opened(browser, server + "search.html?q=reparameterization", "the search page") as page:
+        found = _until(page, "() => { const links = [...document.querySelectorAll('#search-results ul.search li a')];"
+                            " return links.length ? links.map(a => a.href) : null; }", "waiting for the search results")
+    assert any("notebooks/05_reparameterization.html" in link for link in found), found
