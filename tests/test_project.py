@@ -11,6 +11,7 @@ import tomllib
 
 import pytest
 
+from course_utils.runtime import REPOSITORY
 from tools import build
 
 pytestmark = pytest.mark.unit
@@ -77,7 +78,7 @@ def test_python_floor_is_one_and_true():
 def test_environment_yml_and_pyproject_name_the_same_packages():
     project = PROJECT
     extras = project["optional-dependencies"]
-    declared = {req.replace(" ", "") for req in project["dependencies"] + extras["grading"] + extras["dev"]
+    declared = {req.replace(" ", "") for req in project["dependencies"] + [r for e in extras.values() for r in e]
                 if _name(req) != "course-utils"}
     text = (ROOT / "environment.yml").read_text(encoding="utf-8")
     conda_pip = {line.strip()[2:].replace(" ", "") for line in text.split("- pip:", 1)[1].splitlines()
@@ -180,7 +181,7 @@ def test_ruff_check_passes():
 
 def test_lesson_map_has_one_row_per_lesson_and_exercise_in_order():
     rows = build.lesson_map().splitlines()
-    assert rows[:2] == ["| # | Notebook | Colab |", "|---|---|---|"]
+    assert rows[:2] == ["| # | Notebook | Page | Colab |", "|---|---|---|---|"]
     body = rows[2:]
     assert len(body) == len(LESSONS) + len(build.exercise_sources())
     assert [row.split("|")[1].strip() for row in body] == sorted(row.split("|")[1].strip() for row in body)
@@ -189,6 +190,10 @@ def test_lesson_map_has_one_row_per_lesson_and_exercise_in_order():
     for src in build.exercise_sources():
         assert f"Exercise: [{build.notebook_title(src)}](notebooks/exercises/student/{src.name})" in build.lesson_map()
         assert build.colab_url(build.STUDENT / src.name) in build.lesson_map()
+    for page in build.site_pages():  # each row links its page on the website, at the address runtime.REPOSITORY gives
+        assert f"[page]({build.site_url()}{page.docname}.html)" in build.lesson_map()
+    owner, name = REPOSITORY.split("/")  # GitHub Pages: https://OWNER.github.io/NAME/, host names in lower case
+    assert build.site_url() == f"https://{owner.lower()}.github.io/{name}/"
 
 
 def test_main_reports_stale_files_and_fails_only_when_checking(monkeypatch, capsys):

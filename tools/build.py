@@ -23,6 +23,7 @@ import string
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from course_utils.runtime import BRANCH, REPOSITORY, VERSION, install_requirement, repository_url
 
@@ -115,15 +116,58 @@ def sync_setup_cell(notebook: Path, check: bool) -> bool:
     return True
 
 
+class Page(NamedTuple):
+    """One page of the course website: a lesson, or a student exercise listed after its lesson."""
+
+    number: str  # the lesson's two digits
+    exercise: bool
+    title: str
+    notebook: Path  # what the page shows (for an exercise: the student version, never the source)
+
+    @property
+    def docname(self) -> str:
+        """The page's name in the site build (its path without .ipynb; the page is docname + '.html')."""
+        return self.notebook.relative_to(ROOT).with_suffix("").as_posix()
+
+
+def site_pages() -> list[Page]:
+    """Every page of the website in lesson-map order: each lesson, then its exercises."""
+    pages = [Page(nb.stem[:2], False, notebook_title(nb), nb) for nb in lesson_notebooks()]
+    pages += [Page(src.stem[:2], True, notebook_title(src), STUDENT / src.name) for src in exercise_sources()]
+    return sorted(pages, key=lambda page: (page.number, page.exercise, page.notebook.name))
+
+
+def site_url() -> str:
+    """The website's address on GitHub Pages, made from `runtime.REPOSITORY` (https://OWNER.github.io/NAME/)."""
+    owner, name = REPOSITORY.split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+# The website: Sphinx with myst-nb renders the committed notebooks (site/conf.py); the README, .ci/run and the
+# Pages workflow run this command from the repository root (tests/test_site_config.py checks that they agree).
+SITE = ROOT / "site"
+SITE_HTML = SITE / "_build" / "html"
+SITE_COMMAND = "python -m sphinx -W --keep-going -b html -c site . site/_build/html"
+
+
+def site_sources() -> list[Path]:
+    """Every file the website is made from: its pages, its configuration, and what the configuration reads."""
+    own = [p for p in SITE.rglob("*")
+           if p.is_file() and not {"_build", "__pycache__"} & set(p.relative_to(SITE).parts)]
+    return [page.notebook for page in site_pages()] + own + [Path(__file__).resolve(),
+                                                             ROOT / "course_utils" / "runtime.py"]
+
+
 def lesson_map() -> str:
-    """The README's lesson map: one line per lesson and exercise, each with its Colab badge."""
+    """The README's lesson map: one line per lesson and exercise, with its website page and its Colab badge."""
     badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    rows = [(nb.stem[:2], 0, f"[{notebook_title(nb)}](notebooks/{nb.name})", colab_url(nb))
-            for nb in lesson_notebooks()]
-    rows += [(src.stem[:2], 1, f"Exercise: [{notebook_title(src)}](notebooks/exercises/student/{src.name})",
-              colab_url(STUDENT / src.name)) for src in exercise_sources()]
-    lines = [f"| {number} | {text} | {badge}({url}) |" for number, _, text, url in sorted(rows)]
-    return "| # | Notebook | Colab |\n|---|---|---|\n" + "\n".join(lines)
+    lines = []
+    for page in site_pages():
+        rel = page.notebook.relative_to(ROOT).as_posix()
+        text = f"Exercise: [{page.title}]({rel})" if page.exercise else f"[{page.title}]({rel})"
+        url = f"{site_url()}{page.docname}.html"
+        lines.append(f"| {page.number} | {text} | [page]({url}) | {badge}({colab_url(page.notebook)}) |")
+    return "| # | Notebook | Page | Colab |\n|---|---|---|---|\n" + "\n".join(lines)
 
 
 def sync_readme(check: bool) -> bool:
