@@ -138,6 +138,40 @@ for path in glob.glob("tests/*.py"):
 """
 
 
+# Answers to exercise 02_gaussian_kl that are wrong in two ways; each hostile submission below adds one trick to
+# one of them, and the honest one (the same answers, no trick) is graded alongside for comparison.
+NAN = {"kl_normal_1d": 'return torch.full_like(mu, float("nan"))',
+       "kl_diag_standard": 'return torch.full(mu.shape[:-1], float("nan"))'}
+ZEROS = {"kl_normal_1d": "return torch.zeros_like(mu)", "kl_diag_standard": "return torch.zeros(mu.shape[:-1])"}
+TRICKS = {  # name -> (answers, the cell that plays the trick)
+    "NaN, rebinds math.isnan": (NAN, "import math\nmath.isnan = lambda v: False"),
+    "zeros, rebinds builtins": (ZEROS, "import builtins\nbuiltins.abs = lambda v: 0.0  # every difference is 0\n\n\n"
+                                       "def exec(*args, **kwargs):  # a global that hides the builtin\n    pass"),
+    "zeros, rebinds torch.Tensor dunders": (ZEROS, "torch.Tensor.__sub__ = lambda a, b: torch.zeros_like(a)\n"
+                                                   "torch.Tensor.__pow__ = lambda a, b: torch.zeros_like(a)\n"
+                                                   "torch.Tensor.tolist = lambda self: [0.0] * self.numel()"),
+    "NaN, a thread rebinds math.isnan": (NAN, """import math, threading, time
+
+
+def rebind():  # waits until a hidden test has started (it sets H), then keeps math.isnan rebound
+    while "H" not in globals():
+        time.sleep(0.001)
+    while True:
+        math.isnan = lambda v: False
+        time.sleep(0.001)
+
+
+threading.Thread(target=rebind, daemon=True).start()"""),
+}
+
+
+def answered(stem: str, bodies: dict[str, str]) -> dict:
+    nb = student(stem)
+    for name, body in bodies.items():
+        nb = with_body(nb, name, body)
+    return nb
+
+
 def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     """name -> (exercise, notebook): the hostile submissions that need a kernel."""
     jobs = {}
@@ -169,8 +203,13 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     jobs["kills the grader"] = ("02_entropy_kl", nb)
     nb = solution(built, "04_elbo")  # kills its kernel after question 1
     jobs["kernel dies"] = ("04_elbo", with_cell(nb, "import os\nos._exit(1)", after="toy_elbo"))
-    nb = with_body(student("01_bernoulli_pixels"), "bernoulli_mle", "while True:\n    pass")
+    nb = solution(built, "01_bernoulli_pixels")  # the cell that answers question 1 then loops forever
+    nb["cells"][_cell_defining(nb, "bernoulli_mle")]["source"] += "\n\n\nwhile True:\n    pass\n"
     jobs["loops forever"] = ("01_bernoulli_pixels", nb)
+    jobs["NaN, honest"] = ("02_gaussian_kl", answered("02_gaussian_kl", NAN))
+    jobs["zeros, honest"] = ("02_gaussian_kl", answered("02_gaussian_kl", ZEROS))
+    for name, (answers, trick) in TRICKS.items():
+        jobs[name] = ("02_gaussian_kl", with_cell(answered("02_gaussian_kl", answers), trick, index=4))
     return jobs
 
 
