@@ -240,6 +240,8 @@ def graded(built):
     finally:
         os.environ.pop("OMP_NUM_THREADS") if threads is None else os.environ.update(OMP_NUM_THREADS=threads)
     print(f"\ngraded {len(jobs)} notebooks in {time.monotonic() - started:.0f} s with {default_jobs()} workers")
+    for name, report in reports.items():  # the hostile-submission table (pytest -s shows it)
+        print(f"  {name}: {report.total:g} / {report.total_possible:g} {report.scores}")
     yield {"reports": reports, "tmp": tmp, "control": control, "built": built}
     control.kill()
     control.wait()
@@ -354,22 +356,49 @@ def test_grading_touches_no_other_process(graded):
     assert graded["control"].poll() is None, "grading killed a process it did not start"
 
 
-def test_kernel_death_keeps_earlier_credit(graded):
-    report = report_of(graded, "kernel dies")
+def test_kernel_death_skips_the_fatal_cell(graded):
+    report = report_of(graded, "kernel dies")  # a cell of its own kills the kernel after question 1
     split = points("04_elbo")
-    assert report.scores == {"toy_elbo": sum(split["toy_elbo"]), "elbo_gap": 0.0}, report.reasons
     assert report.possible == {q: v + h for q, (v, h) in split.items()}
+    assert report.scores == report.possible, report.reasons  # both questions graded, the fatal cell skipped
     fatal = _cell_defining(solution(graded["built"], "04_elbo"), "toy_elbo") + 2  # 1-based, the inserted cell
-    assert report.error == (f"the kernel died in cell {fatal} (import os); "
-                            f"questions were graded on the notebook up to cell {fatal - 1}")
-    assert report.reasons["elbo_gap"] == f"the kernel died in cell {fatal} (import os), before this question"
+    assert report.error == f"the kernel died in cell {fatal} (import os); graded with that cell skipped"
 
 
-def test_submission_that_loops_forever_is_stopped(graded):
-    report = report_of(graded, "loops forever")
-    assert report.total == 0 and report.total_possible == 8
-    assert report.error.startswith(f"timed out after {LOOP_TIMEOUT} s (in cell ")
-    assert all(reason == report.error for reason in report.reasons.values())
+def test_a_cell_that_loops_forever_costs_only_its_question(graded):
+    report = report_of(graded, "loops forever")  # the cell answering question 1 loops after defining it
+    assert report.total_possible == 8
+    fatal = _cell_defining(solution(graded["built"], "01_bernoulli_pixels"), "bernoulli_mle") + 1  # 1-based
+    where = f"timed out after {LOOP_TIMEOUT} s in cell {fatal} (def bernoulli_mle("
+    assert report.error.startswith(where) and report.error.endswith("; graded with that cell skipped")
+    assert report.scores["bernoulli_mle"] == 0
+    assert report.reasons["bernoulli_mle"].startswith(where)
+    assert ", so that cell was skipped — not attempted: name 'bernoulli_mle' is not defined" in \
+        report.reasons["bernoulli_mle"]
+    for question in ("bernoulli_log_likelihood", "bayes_classifier"):  # later questions keep their credit
+        assert report.scores[question] == report.possible[question], report.reasons
+
+
+REFUSALS = {  # what the hidden tests of each trick say
+    "NaN, rebinds math.isnan": ["the submission replaced math.isnan;"],
+    "zeros, rebinds builtins": ["the submission replaced builtins.abs, builtins.exec (by a global of the notebook);"],
+    "zeros, rebinds torch.Tensor dunders": ["torch.Tensor.__sub__", "torch.Tensor.__pow__", "torch.Tensor.tolist"],
+    "NaN, a thread rebinds math.isnan": ["the submission left a thread running rebind"],
+}
+
+
+@pytest.mark.parametrize("trick", list(TRICKS))
+def test_a_trick_earns_no_hidden_points(graded, trick):
+    report = report_of(graded, trick)
+    answers = "NaN" if trick.startswith("NaN") else "zeros"
+    honest = report_of(graded, f"{answers}, honest")
+    assert honest.total == 0, honest.reasons  # the same answers without the trick
+    split = points("02_gaussian_kl")
+    assert set(report.scores) == set(split)
+    for question, (visible, _) in split.items():
+        assert report.scores[question] <= visible, (question, report.reasons)  # hidden points: none
+        hidden_output = report.messages[question]
+        assert all(text in hidden_output for text in REFUSALS[trick]), (question, report.reasons[question])
 
 
 @pytest.mark.parametrize("content, reason", [
