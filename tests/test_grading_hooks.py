@@ -201,3 +201,17 @@ def test_python_m_course_utils_grading_imports_each_module_once():
     lone = subprocess.run([sys.executable, "-X", "importtime", "-c", "import course_utils.grading.grade"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=True)
     assert "course_utils.grading.classroom" not in lone.stderr  # grade.py does not import classroom.py
+
+
+@pytest.mark.unit
+def test_an_import_during_a_hidden_test_is_no_call_into_course_utils():
+    # The import system asks every finder, course_utils.MOVED's too; that is not the submission calling the package.
+    import importlib
+
+    checks = Sealed()
+    try:
+        with pytest.raises(ImportError):  # an optional dependency that is missing: every finder is asked
+            importlib.import_module("course_grading_no_such_module")
+        checks.close([1.0], [1.0], "x")
+    finally:
+        checks.done()

@@ -159,9 +159,9 @@ def _interpreter(libraries: tuple[str, ...], names: dict | None = None) -> list[
     return sorted(set(found), key=found.index)
 
 
-def _threads() -> list[str]:
+def _threads(libraries: tuple[str, ...]) -> list[str]:
     """Threads other than this one that run code from outside the installed libraries (the submission's)."""
-    libraries, me, found = _libraries(), sys._getframe(), []
+    me, found = sys._getframe(), []
     for frame in sys._current_frames().values():
         stack, f = [], frame
         while f is not None:
@@ -196,7 +196,7 @@ def _tampering(package: str, names: dict | None = None) -> list[str]:
     for modname, module in list(sys.modules.items()):
         if module is not None and modname.startswith("course_utils") and modname not in SELF:
             found += _replaced(module, modname, (package,) + libraries)
-    found += _threads()
+    found += _threads(libraries)
     return sorted(set(found), key=found.index)
 
 
@@ -207,6 +207,7 @@ class Sealed:
         import torch  # the C type and the switch below are read once, after the tamper scan
 
         self._package = _package_dir()
+        self._libraries = _libraries()  # read now: sysconfig may import on first use, and imports go through
         self._names = sys._getframe(1).f_globals  # the hidden test's globals: the notebook's
         self._refuse(_tampering(self._package, self._names))
         self._TensorBase, self._no_overrides = tensor_reader(torch)
@@ -242,8 +243,9 @@ class Sealed:
             if (filename.startswith(self._package) and filename != self._self_file
                     and frame.f_code.co_name != "<module>"):  # importing a module is not delegating
                 caller = frame.f_back
-                outside = caller is None or not (caller.f_code.co_filename.startswith(self._package)
-                                                 or caller.f_code.co_filename.startswith(MARK))
+                # the import system calling course_utils' finder (course_utils.MOVED) is no delegation
+                outside = caller is None or not caller.f_code.co_filename.startswith(
+                    (self._package, MARK, "<frozen importlib"))
                 if outside:
                     module = filename[len(self._package):].replace(os.sep, ".").removesuffix(".py")
                     self._tripped = (
@@ -258,7 +260,7 @@ class Sealed:
             raise AssertionError(self._tripped)
         if sys.gettrace() != self._tracer:
             raise AssertionError("the submission switched off the grader's checks (sys.settrace)")
-        self._refuse(_interpreter(_libraries(), self._names) + _threads())  # what a check itself relies on
+        self._refuse(_interpreter(self._libraries, self._names) + _threads(self._libraries))  # what a check uses
 
     # ---- private references -----------------------------------------------------------------
     def reference(self, module: str) -> types.ModuleType:
