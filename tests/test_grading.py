@@ -360,6 +360,7 @@ def test_grading_touches_no_other_process(graded):
     assert graded["control"].poll() is None, "grading killed a process it did not start"
 
 
+@pytest.mark.pipeline
 def test_kernel_death_skips_the_fatal_cell(graded):
     report = report_of(graded, "kernel dies")  # a cell of its own kills the kernel after question 1
     split = points("04_elbo")
@@ -369,6 +370,7 @@ def test_kernel_death_skips_the_fatal_cell(graded):
     assert report.error == f"the kernel died in cell {fatal} (import os); graded with that cell skipped"
 
 
+@pytest.mark.pipeline
 def test_a_cell_that_loops_forever_costs_only_its_question(graded):
     report = report_of(graded, "loops forever")  # the cell answering question 1 loops after defining it
     assert report.total_possible == 8
@@ -391,6 +393,7 @@ REFUSALS = {  # what the hidden tests of each trick say
 }
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("trick", list(TRICKS))
 def test_a_trick_earns_no_hidden_points(graded, trick):
     report = report_of(graded, trick)
