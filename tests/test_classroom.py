@@ -65,3 +65,19 @@ def test_grade_folder_refuses_a_missing_folder_and_a_csv_of_another_assignment(t
     out.unlink()
     assert classroom.grade_folder(tmp_path, path, out, progress=False) == {}  # no notebooks: nothing graded
     assert out.read_text().splitlines() == [",".join(classroom.columns(["q1"]))]
+
+
+@pytest.mark.unit
+def test_grading_a_class_stops_before_any_row_when_a_hook_no_longer_takes(tmp_path, monkeypatch, capsys):
+    from course_utils.grading import supervise
+
+    def moved():
+        raise supervise.HookError("course_utils.grading hooks into otter's grade_notebook, but it is gone")
+
+    monkeypatch.setattr(classroom, "check_hooks", moved)
+    path = _zip(tmp_path, {"otter_config.json": "{}", "tests/q1.py": _test_file("q1", 1)})
+    (tmp_path / "a.ipynb").write_text("{}")
+    out = tmp_path / "grades.csv"
+    assert classroom.main([str(tmp_path), "--autograder", str(path), "--out", str(out)]) == 2
+    assert "error: course_utils.grading hooks into otter's grade_notebook, but it is gone" in capsys.readouterr().err
+    assert not out.exists()

@@ -140,6 +140,44 @@ for path in glob.glob("tests/*.py"):
 """
 
 
+# The loops-forever submission's time limit (LOOP_TIMEOUT was enough when a time-out ended the grading): the re-run,
+# with the looping cell skipped, grades the whole notebook within it, on busy cores.
+SKIPPING_TIMEOUT = 90
+
+# Answers to exercise 02_gaussian_kl that are wrong in two ways; each hostile submission below adds one trick to
+# one of them, and the honest one (the same answers, no trick) is graded alongside for comparison.
+NAN = {"kl_normal_1d": 'return torch.full_like(mu, float("nan"))',
+       "kl_diag_standard": 'return torch.full(mu.shape[:-1], float("nan"))'}
+ZEROS = {"kl_normal_1d": "return torch.zeros_like(mu)", "kl_diag_standard": "return torch.zeros(mu.shape[:-1])"}
+TRICKS = {  # name -> (answers, the cell that plays the trick)
+    "NaN, rebinds math.isnan": (NAN, "import math\nmath.isnan = lambda v: False"),
+    "zeros, rebinds builtins": (ZEROS, "import builtins\nbuiltins.abs = lambda v: 0.0  # every difference is 0\n\n\n"
+                                       "def exec(*args, **kwargs):  # a global that hides the builtin\n    pass"),
+    "zeros, rebinds torch.Tensor dunders": (ZEROS, "torch.Tensor.__sub__ = lambda a, b: torch.zeros_like(a)\n"
+                                                   "torch.Tensor.__pow__ = lambda a, b: torch.zeros_like(a)\n"
+                                                   "torch.Tensor.tolist = lambda self: [0.0] * self.numel()"),
+    "NaN, a thread rebinds math.isnan": (NAN, """import math, threading, time
+
+
+def rebind():  # waits until a hidden test has started (it sets H), then keeps math.isnan rebound
+    while "H" not in globals():
+        time.sleep(0.001)
+    while True:
+        math.isnan = lambda v: False
+        time.sleep(0.001)
+
+
+threading.Thread(target=rebind, daemon=True).start()"""),
+}
+
+
+def answered(stem: str, bodies: dict[str, str]) -> dict:
+    nb = student(stem)
+    for name, body in bodies.items():
+        nb = with_body(nb, name, body)
+    return nb
+
+
 def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     """name -> (exercise, notebook): the hostile submissions that need a kernel."""
     jobs = {}
@@ -171,8 +209,13 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     jobs["kills the grader"] = ("02_entropy_kl", nb)
     nb = solution(built, "04_elbo")  # kills its kernel after question 1
     jobs["kernel dies"] = ("04_elbo", with_cell(nb, "import os\nos._exit(1)", after="toy_elbo"))
-    nb = with_body(student("01_bernoulli_pixels"), "bernoulli_mle", "while True:\n    pass")
+    nb = solution(built, "01_bernoulli_pixels")  # the cell that answers question 1 then loops forever
+    nb["cells"][_cell_defining(nb, "bernoulli_mle")]["source"] += "\n\n\nwhile True:\n    pass\n"
     jobs["loops forever"] = ("01_bernoulli_pixels", nb)
+    jobs["NaN, honest"] = ("02_gaussian_kl", answered("02_gaussian_kl", NAN))
+    jobs["zeros, honest"] = ("02_gaussian_kl", answered("02_gaussian_kl", ZEROS))
+    for name, (answers, trick) in TRICKS.items():
+        jobs[name] = ("02_gaussian_kl", with_cell(answered("02_gaussian_kl", answers), trick, index=4))
     return jobs
 
 
@@ -187,7 +230,7 @@ def graded(built):
         jobs[f"{stem} solution"] = (stem, solution(built, stem), TIMEOUT)
         jobs[f"{stem} untouched"] = (stem, student(stem), TIMEOUT)
     for name, (stem, nb) in hostile_jobs(built, tmp).items():
-        jobs[name] = (stem, nb, LOOP_TIMEOUT if name == "loops forever" else TIMEOUT)
+        jobs[name] = (stem, nb, SKIPPING_TIMEOUT if name == "loops forever" else TIMEOUT)
     paths = {}
     for name, (_, nb, _) in jobs.items():
         paths[name] = tmp / f"{name.replace(' ', '_')}.ipynb"
@@ -203,6 +246,8 @@ def graded(built):
     finally:
         os.environ.pop("OMP_NUM_THREADS") if threads is None else os.environ.update(OMP_NUM_THREADS=threads)
     print(f"\ngraded {len(jobs)} notebooks in {time.monotonic() - started:.0f} s with {default_jobs()} workers")
+    for name, report in reports.items():  # the hostile-submission table (pytest -s shows it)
+        print(f"  {name}: {report.total:g} / {report.total_possible:g} {report.scores}")
     yield {"reports": reports, "tmp": tmp, "control": control, "built": built}
     control.kill()
     control.wait()
@@ -317,22 +362,52 @@ def test_grading_touches_no_other_process(graded):
     assert graded["control"].poll() is None, "grading killed a process it did not start"
 
 
-def test_kernel_death_keeps_earlier_credit(graded):
-    report = report_of(graded, "kernel dies")
+@pytest.mark.pipeline
+def test_kernel_death_skips_the_fatal_cell(graded):
+    report = report_of(graded, "kernel dies")  # a cell of its own kills the kernel after question 1
     split = points("04_elbo")
-    assert report.scores == {"toy_elbo": sum(split["toy_elbo"]), "elbo_gap": 0.0}, report.reasons
     assert report.possible == {q: v + h for q, (v, h) in split.items()}
+    assert report.scores == report.possible, report.reasons  # both questions graded, the fatal cell skipped
     fatal = _cell_defining(solution(graded["built"], "04_elbo"), "toy_elbo") + 2  # 1-based, the inserted cell
-    assert report.error == (f"the kernel died in cell {fatal} (import os); "
-                            f"questions were graded on the notebook up to cell {fatal - 1}")
-    assert report.reasons["elbo_gap"] == f"the kernel died in cell {fatal} (import os), before this question"
+    assert report.error == f"the kernel died in cell {fatal} (import os); graded with that cell skipped"
 
 
-def test_submission_that_loops_forever_is_stopped(graded):
-    report = report_of(graded, "loops forever")
-    assert report.total == 0 and report.total_possible == 8
-    assert report.error.startswith(f"timed out after {LOOP_TIMEOUT} s (in cell ")
-    assert all(reason == report.error for reason in report.reasons.values())
+@pytest.mark.pipeline
+def test_a_cell_that_loops_forever_costs_only_its_question(graded):
+    report = report_of(graded, "loops forever")  # the cell answering question 1 loops after defining it
+    assert report.total_possible == 8
+    fatal = _cell_defining(solution(graded["built"], "01_bernoulli_pixels"), "bernoulli_mle") + 1  # 1-based
+    where = f"timed out after {SKIPPING_TIMEOUT} s in cell {fatal} (def bernoulli_mle("
+    assert report.error.startswith(where) and report.error.endswith("; graded with that cell skipped")
+    assert report.scores["bernoulli_mle"] == 0
+    assert report.reasons["bernoulli_mle"].startswith(where)
+    assert ", so that cell was skipped — not attempted: name 'bernoulli_mle' is not defined" in \
+        report.reasons["bernoulli_mle"]
+    for question in ("bernoulli_log_likelihood", "bayes_classifier"):  # later questions keep their credit
+        assert report.scores[question] == report.possible[question], report.reasons
+
+
+REFUSALS = {  # what the hidden tests of each trick say
+    "NaN, rebinds math.isnan": ["the submission replaced math.isnan;"],
+    "zeros, rebinds builtins": ["the submission replaced builtins.abs, builtins.exec (by a global of the notebook);"],
+    "zeros, rebinds torch.Tensor dunders": ["torch.Tensor.__sub__", "torch.Tensor.__pow__", "torch.Tensor.tolist"],
+    "NaN, a thread rebinds math.isnan": ["the submission left a thread running rebind"],
+}
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("trick", list(TRICKS))
+def test_a_trick_earns_no_hidden_points(graded, trick):
+    report = report_of(graded, trick)
+    answers = "NaN" if trick.startswith("NaN") else "zeros"
+    honest = report_of(graded, f"{answers}, honest")
+    assert honest.total == 0, honest.reasons  # the same answers without the trick
+    split = points("02_gaussian_kl")
+    assert set(report.scores) == set(split)
+    for question, (visible, _) in split.items():
+        assert report.scores[question] <= visible, (question, report.reasons)  # hidden points: none
+        hidden_output = report.messages[question]
+        assert all(text in hidden_output for text in REFUSALS[trick]), (question, report.reasons[question])
 
 
 @pytest.mark.parametrize("content, reason", [

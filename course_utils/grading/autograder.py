@@ -4,7 +4,8 @@
 
     from course_utils.grading.sealed import Sealed; H = Sealed()
 
-is replaced by `course_utils/sealed.py` embedded in the test and compiled afresh (see that module),
+is replaced by `course_utils/grading/sealed.py` embedded in the test and compiled afresh (see that
+module) by a line that names nothing the notebook's globals can hide,
 and the assignment config gets the requirements that Gradescope's and Docker's setup installs
 (`requirements` of otter's ASSIGNMENT CONFIG, written into the zip's environment.yml).
 `environment_of` and `imports_of` read a built zip back, so a test can check that its environment
@@ -31,8 +32,11 @@ TEST_CONFIG = re.compile(r'""" # BEGIN TEST CONFIG\n(.*?)""" # END TEST CONFIG\n
 
 
 def requirements() -> list[str]:
-    """pip requirements of an autograder: torch and torchvision as the course pins them, and course_utils."""
-    pyproject = (ROOT / "pyproject.toml").read_text()
+    """pip requirements of an autograder: torch and torchvision with pyproject.toml's bounds, and course_utils.
+
+    The bounds are copied as they are (ranges, not one pinned version); course_utils is pinned to this version.
+    """
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     wanted = re.findall(r'^\s*"((?:torch|torchvision)(?:[<>=!~;\[ ][^"]*)?)",?\s*$', pyproject, flags=re.M)
     if len(wanted) != 2:
         raise ValueError(f"pyproject.toml should list torch and torchvision among its dependencies, found {wanted}")
@@ -45,9 +49,15 @@ def _text(cell: dict) -> str:
 
 
 def _embedded_sealed() -> str:
-    source = (Path(__file__).parent / "sealed.py").read_text()
-    return ('_sealed = {"__name__": "course_sealed_checks"}; '
-            f'exec(compile({source!r}, "<sealed course check>", "exec"), _sealed); H = _sealed["Sealed"]()')
+    """The line that starts a hidden test in a zip: sealed.py compiled afresh, with a copy of the builtins.
+
+    It names nothing that the notebook's globals can hide (`exec` or `dict` defined by the submission):
+    `import` looks `__import__` up in the builtins only, and the rest are attributes and literals.
+    """
+    source = (Path(__file__).parent / "sealed.py").read_text(encoding="utf-8")
+    return ('import builtins as _b; '
+            '_sealed = {"__name__": "course_sealed_checks", "__builtins__": _b.__dict__.copy()}; '
+            f'_b.exec(_b.compile({source!r}, "<sealed course check>", "exec"), _sealed); H = _sealed["Sealed"]()')
 
 
 def hidden_tests(nb: dict) -> list[tuple[str, dict]]:
@@ -81,7 +91,7 @@ def point_split(nb: dict) -> dict[str, tuple[float, float]]:
 
 def prepare_source(source: Path, out: Path) -> Path:
     """A copy of an exercise source ready for `otter assign`: sealed hidden tests, requirements added."""
-    nb = json.loads(source.read_text())
+    nb = json.loads(source.read_text(encoding="utf-8"))
     for question, cell in hidden_tests(nb):
         lines = _text(cell).split("\n")
         config_end = next(i for i, line in enumerate(lines) if line.endswith("# END TEST CONFIG"))
@@ -106,7 +116,7 @@ def prepare_source(source: Path, out: Path) -> Path:
     config_cell["source"] = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)
     out.mkdir(parents=True, exist_ok=True)
     prepared = out / source.name
-    prepared.write_text(json.dumps(nb, indent=1))
+    prepared.write_text(json.dumps(nb, indent=1), encoding="utf-8")
     return prepared
 
 
@@ -144,7 +154,8 @@ def imports_in(code: str) -> set[str]:
             found |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "compile" and node.args:
+        elif (isinstance(node, ast.Call) and node.args
+              and "compile" in (getattr(node.func, "id", None), getattr(node.func, "attr", None))):
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):  # the embedded sealed checks
                 found |= imports_in(first.value)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .autograder import autograder_info
 from .grade import GradeReport, grade
+from .supervise import HookError, check_hooks
 
 
 def default_jobs() -> int:
@@ -64,6 +65,7 @@ def grade_folder(submissions: Path, autograder: Path, out: Path, *, timeout: flo
     if not submissions.is_dir():
         raise ValueError(f"{submissions} is not a folder of submissions")
     _, questions = autograder_info(autograder)  # raises ValueError for a zip that is not an autograder
+    check_hooks()  # once, loudly, before any row: an otter or torch that moved would fail every grading
     header = columns(list(questions))
     done: dict[str, dict[str, str]] = {}
     if out.is_file() and out.stat().st_size:
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = grade_folder(args.submissions, args.autograder, args.out, timeout=args.timeout, jobs=args.jobs,
                             regrade=args.regrade)
-    except ValueError as err:
+    except (ValueError, HookError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _, questions = autograder_info(args.autograder)

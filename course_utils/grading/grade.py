@@ -8,6 +8,7 @@ The instructor side of `course_utils.grading`. Exercise sources live in notebook
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -23,7 +24,11 @@ from pathlib import Path
 import psutil
 
 from .autograder import autograder_info
-from .supervise import CELL_KEY, TOKEN_VARIABLE, kill_descendants, kill_tokened
+from .supervise import CELL_KEY, TOKEN_VARIABLE, check_hooks, kill_descendants, kill_tokened
+
+# A cell that kills the kernel or runs out of time is replaced by `pass` and the notebook graded again, so that
+# later questions keep their credit; at most this many times (a grading takes at most 1 + MAX_SKIPPED timeouts).
+MAX_SKIPPED = 2
 
 
 @dataclass
@@ -95,7 +100,7 @@ def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tupl
     submission.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                                           "language": "python"}
     nb_path = work / "submission.ipynb"
-    nb_path.write_text(json.dumps(submission))
+    nb_path.write_text(json.dumps(submission), encoding="utf-8")
     out = work / "out"
     out.mkdir()
     token = uuid.uuid4().hex
@@ -114,12 +119,13 @@ def _run(submission: dict, autograder: Path, timeout: float, work: Path) -> tupl
     kill_tokened(token)  # anything that escaped the supervisor (or outlived it)
     status_file, results_file = out / "status.json", out / "results.json"
     if status_file.is_file():
-        status = json.loads(status_file.read_text())
+        status = json.loads(status_file.read_text(encoding="utf-8"))
     else:
         status = {"outcome": "error", "cell": None,
                   "message": f"the grading process ended with code {proc.returncode} (did the submission kill it?)"}
-    status["log"] = (work / "log.txt").read_text(errors="replace")[-4000:]
-    results = json.loads(results_file.read_text()) if results_file.is_file() and status["outcome"] == "graded" else None
+    status["log"] = (work / "log.txt").read_text(encoding="utf-8", errors="replace")[-4000:]
+    graded = results_file.is_file() and status["outcome"] == "graded"
+    results = json.loads(results_file.read_text(encoding="utf-8")) if graded else None
     return status, results
 
 
@@ -135,8 +141,34 @@ def _scores(results: dict, possible: dict[str, float]) -> tuple[dict, dict]:
     return scores, messages
 
 
+def _skipping(nb: dict, k: int) -> dict:
+    """A copy of `nb` whose cell `k` (1-based) does nothing: later questions still run."""
+    nb = json.loads(json.dumps(nb))
+    nb["cells"][k - 1].update(source="pass  # skipped by the grader", outputs=[], execution_count=None)
+    return nb
+
+
+def _question_of(nb: dict, k: int, possible: dict[str, float]) -> str | None:
+    """The question that cell `k` works towards: the first `grader.check("q")` at or after it."""
+    for cell in nb["cells"][k - 1:]:
+        found = re.search(r"""grader\.check\(\s*["'](\w+)["']""", "".join(cell.get("source", "")))
+        if found and found.group(1) in possible:
+            return found.group(1)
+    return None
+
+
+@functools.cache
+def _hooks_checked() -> bool:
+    check_hooks()  # raises HookError, once for the whole class, if otter, nbconvert or torch moved
+    return True
+
+
 def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) -> GradeReport:
-    """Grade one notebook with `otter run` (no Docker): every question reported, every loss explained."""
+    """Grade one notebook with `otter run` (no Docker): every question reported, every loss explained.
+
+    A cell that kills the kernel or runs past `timeout` is replaced by `pass` and the notebook graded again
+    (at most MAX_SKIPPED times): the question it belongs to says why it lost points, the others keep theirs.
+    """
     submission, autograder = Path(submission), Path(autograder)
     if not autograder.is_file():
         raise ValueError(f"autograder zip {autograder} does not exist; build it in the course checkout with "
@@ -145,6 +177,7 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
         raise ValueError(f"submission {submission} does not exist (or is a folder)")
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    _hooks_checked()
     assignment, possible = autograder_info(autograder)
     report = GradeReport(scores={q: 0.0 for q in possible}, possible=dict(possible))
 
@@ -163,41 +196,41 @@ def grade(submission: str | Path, autograder: str | Path, timeout: float = 300) 
         return fail("wrong assignment: the notebook carries no assignment name; start from the student notebook "
                     f"of {assignment}")
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-        work = Path(tmp) / "first"
-        work.mkdir()
-        status, results = _run(nb, autograder, timeout, work)
-        note = None
-        if status["outcome"] == "kernel_died" and status.get("cell"):
-            # Keep the credit of what ran before the fatal cell: grade the notebook without it and what follows.
-            k = status["cell"]
-            where = f"cell {k} ({_first_line(nb['cells'][k - 1].get('source', ''))})"
-            note = f"the kernel died in {where}; questions were graded on the notebook up to cell {k - 1}"
-            shutil.rmtree(work, ignore_errors=True)
-            work = Path(tmp) / "truncated"
+        skipped: list[tuple[int, str]] = []  # (cell, what happened in it), at most MAX_SKIPPED
+        while True:
+            work = Path(tmp) / f"run{len(skipped)}"
             work.mkdir()
-            nb = json.loads(json.dumps(nb))
-            nb["cells"] = nb["cells"][: k - 1]
-            status2, results = _run(nb, autograder, timeout, work)
-            if results is None:
-                note += f", but that failed too ({status2['message']})"
-        elif status["outcome"] == "timed_out":
-            cell = f" (in cell {status['cell']})" if status.get("cell") else ""
-            return fail(f"timed out after {timeout:g} s{cell}: an infinite loop, or far too slow")
-        elif status["outcome"] == "kernel_died":
-            return fail("the kernel died before any cell ran")
-        elif status["outcome"] == "tampered":
-            return fail(status["message"])
+            status, results = _run(nb, autograder, timeout, work)
+            k, outcome = status.get("cell"), status["outcome"]
+            if outcome not in ("kernel_died", "timed_out") or not k or len(skipped) == MAX_SKIPPED:
+                break
+            what = "the kernel died" if outcome == "kernel_died" else f"timed out after {timeout:g} s"
+            skipped.append((k, f"{what} in cell {k} ({_first_line(nb['cells'][k - 1].get('source', ''))})"))
+            nb = _skipping(nb, k)
+            shutil.rmtree(work, ignore_errors=True)
+    note = "; ".join(what for _, what in skipped)
+    if skipped:
+        note = f"{note}; graded with {'that cell' if len(skipped) == 1 else 'those cells'} skipped"
+    if outcome == "timed_out":
+        where = f"in cell {k} ({_first_line(nb['cells'][k - 1].get('source', ''))})" if k else "while the tests ran"
+        return fail("; ".join(filter(None, [note, f"timed out after {timeout:g} s {where}: an infinite loop, or "
+                                               "far too slow"])))
+    if outcome == "kernel_died":
+        where = f"in cell {k}" if k else "outside the submission's cells (while the tests ran)"
+        return fail("; ".join(filter(None, [note, f"the kernel died {where}"])))
+    if outcome == "tampered":
+        return fail(status["message"])
     if results is None:
-        return fail(note or f"grading failed: {status['message'] or 'no results'}")
+        return fail("; ".join(filter(None, [note, f"grading failed: {status['message'] or 'no results'}"])))
     report.scores, report.messages = _scores(results, possible)
-    report.error = note
+    report.error = note or None
+    owners = {cell: _question_of(nb, cell, possible) for cell, _ in skipped}
     for q in possible:
         if report.scores[q] < possible[q]:
             reason = _reason(report.messages[q])
-            if note and report.scores[q] == 0:  # after a kernel death
-                death = note.split(";")[0]
-                reason = f"{death}, before this question" if reason.startswith("not attempted: name") else \
-                    f"{death} — {reason}"
+            fatal = [what for cell, what in skipped if owners[cell] == q]
+            if fatal:  # the question whose cell was skipped says why it lost points
+                reason = f"{'; '.join(fatal)}, so that cell was skipped — {reason}"
             report.reasons[q] = reason
     return report
 

@@ -13,7 +13,11 @@ process, or processes whose environment carries this run's token.
 After the notebook ran, the test files otter read are compared with the zip's (a submission that
 rewrote them is caught). It writes OUT_DIR/status.json:
 {"outcome": "graded" | "kernel_died" | "timed_out" | "tampered" | "error",
-"cell": the 1-based cell of the submission running when the kernel died or time ran out, "message"}.
+"cell": the 1-based cell of the submission running when the kernel died or time ran out (None: a cell
+that otter added, e.g. the one that runs the tests), "message"}.
+
+It reaches into two private parts of otter and nbconvert (`hook_grade_notebook`, `hook_preprocess_cell`);
+each hook checks when it is installed that it still takes effect and raises HookError if not.
 """
 
 from __future__ import annotations
@@ -78,17 +82,87 @@ def kill_tokened(token: str) -> int:
     return killed
 
 
-def _record_cells(status: dict) -> None:
-    """Note, outside the kernel, which submission cell is executing."""
+class HookError(RuntimeError):
+    """A private part of otter, nbconvert or torch that grading hooks into has changed: grading would be wrong."""
+
+
+def _names(code) -> set[str]:
+    """Global and attribute names that a code object (and the functions nested in it) uses."""
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            found |= _names(const)
+    return found
+
+
+def _broken(hook: str, problem: str) -> HookError:
+    from importlib.metadata import version
+
+    return HookError(f"course_utils.grading hooks into {hook}, but {problem} (otter-grader {version('otter-grader')}, "
+                     f"nbconvert {version('nbconvert')}): install the otter-grader that pyproject.toml names, or "
+                     "update course_utils/grading/supervise.py")
+
+
+def hook_grade_notebook(wrap=None) -> None:
+    """otter's python_runner.grade_notebook (runs notebook and tests): check that it takes; wrap it if asked."""
+    import inspect
+
+    from otter.run.run_autograder.runners import python_runner
+
+    hook = "otter.run.run_autograder.runners.python_runner.grade_notebook"
+    original = getattr(python_runner, "grade_notebook", None)
+    if not callable(original) or "tests_glob" not in inspect.signature(original).parameters:
+        raise _broken(hook, "it is gone or no longer takes tests_glob")
+    run = getattr(getattr(python_runner, "PythonRunner", None), "run", None)
+    if run is None or "grade_notebook" not in _names(run.__code__):
+        raise _broken(hook, "PythonRunner.run no longer calls it by that name, so a wrapper would not take effect")
+    if wrap is not None:
+        python_runner.grade_notebook = wrap(original)
+
+
+def hook_preprocess_cell(wrap=None) -> None:
+    """nbconvert's ExecutePreprocessor.preprocess_cell (runs one cell for otter): check that it takes; wrap it."""
     from nbconvert.preprocessors import ExecutePreprocessor
+    from otter import execute
 
-    original = ExecutePreprocessor.preprocess_cell
+    hook = "nbconvert.preprocessors.ExecutePreprocessor.preprocess_cell"
+    original = getattr(ExecutePreprocessor, "preprocess_cell", None)
+    if not callable(original):
+        raise _broken(hook, "it is gone")
+    if "preprocess_cell" not in _names(ExecutePreprocessor.preprocess.__code__):
+        raise _broken(hook, "ExecutePreprocessor.preprocess no longer calls it, so a wrapper would not take effect")
+    runner = getattr(getattr(execute, "grade_notebook", None), "__code__", None)
+    if runner is None or "ExecutePreprocessor" not in _names(runner):
+        raise _broken(hook, "otter.execute.grade_notebook no longer runs notebooks with ExecutePreprocessor")
+    if wrap is not None:
+        ExecutePreprocessor.preprocess_cell = wrap(original)
 
-    def preprocess_cell(self, cell, resources, index, *args, **kwargs):
-        status["cell"] = cell.get("metadata", {}).get(CELL_KEY, status.get("cell"))
-        return original(self, cell, resources, index, *args, **kwargs)
 
-    ExecutePreprocessor.preprocess_cell = preprocess_cell
+def check_hooks() -> None:
+    """Check, before grading, that every private hook of the grading still takes (raises HookError if not)."""
+    import torch
+
+    from .sealed import tensor_reader
+
+    hook_grade_notebook()
+    hook_preprocess_cell()
+    try:
+        tensor_reader(torch)
+    except AssertionError as err:
+        raise HookError(str(err)) from None
+
+
+def _record_cells(status: dict) -> None:
+    """Note, outside the kernel, which submission cell is executing (None: a cell otter added)."""
+
+    def wrap(original):
+        def preprocess_cell(self, cell, resources, index, *args, **kwargs):
+            status["cell"] = cell.get("metadata", {}).get(CELL_KEY)
+            return original(self, cell, resources, index, *args, **kwargs)
+
+        return preprocess_cell
+
+    hook_preprocess_cell(wrap)
 
 
 class TamperedTests(RuntimeError):
@@ -99,21 +173,22 @@ def _guard_tests(autograder: str) -> None:
     """After otter has run the notebook, check (outside the kernel) that its test files are the zip's."""
     import zipfile
 
-    from otter.run.run_autograder.runners import python_runner
-
     with zipfile.ZipFile(autograder) as zf:
         originals = {Path(n).name: zf.read(n) for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")}
-    original = python_runner.grade_notebook
 
-    def grade_notebook(submission_path, *, tests_glob=None, **kwargs):
-        results = original(submission_path, tests_glob=tests_glob, **kwargs)
-        on_disk = {Path(p).name: Path(p).read_bytes() for p in tests_glob or [] if Path(p).is_file()}
-        if on_disk != originals:
-            changed = sorted(set(originals) ^ set(on_disk) | {n for n in originals if on_disk.get(n) != originals[n]})
-            raise TamperedTests(f"the submission modified the autograder's tests ({', '.join(changed)})")
-        return results
+    def wrap(original):
+        def grade_notebook(submission_path, *, tests_glob=None, **kwargs):
+            results = original(submission_path, tests_glob=tests_glob, **kwargs)
+            on_disk = {Path(p).name: Path(p).read_bytes() for p in tests_glob or [] if Path(p).is_file()}
+            if on_disk != originals:
+                changed = sorted(set(originals) ^ set(on_disk)
+                                 | {n for n in originals if on_disk.get(n) != originals[n]})
+                raise TamperedTests(f"the submission modified the autograder's tests ({', '.join(changed)})")
+            return results
 
-    python_runner.grade_notebook = grade_notebook
+        return grade_notebook
+
+    hook_grade_notebook(wrap)
 
 
 def main(argv: list[str]) -> int:
