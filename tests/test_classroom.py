@@ -40,7 +40,7 @@ def test_autograder_info_reads_the_assignment_name_and_each_questions_points(tmp
 
 def test_autograder_info_refuses_a_file_that_is_not_an_autograder(tmp_path):
     not_a_zip = tmp_path / "grades.csv"
-    not_a_zip.write_text("submission,total\n")
+    not_a_zip.write_text("submission,total\n", encoding="utf-8")
     with pytest.raises(ValueError, match="is not an autograder zip made by `python tools/build.py`"):
         autograder_info(not_a_zip)
 
@@ -59,12 +59,12 @@ def test_grade_folder_refuses_a_missing_folder_and_a_csv_of_another_assignment(t
     with pytest.raises(ValueError, match="is not a folder of submissions"):
         classroom.grade_folder(tmp_path / "nowhere", path, tmp_path / "grades.csv")
     out = tmp_path / "grades.csv"
-    out.write_text("submission,total,possible,other,other reason,error\n")
+    out.write_text("submission,total,possible,other,other reason,error\n", encoding="utf-8")
     with pytest.raises(ValueError, match="other columns than this autograder's"):
         classroom.grade_folder(tmp_path, path, out, progress=False)
     out.unlink()
     assert classroom.grade_folder(tmp_path, path, out, progress=False) == {}  # no notebooks: nothing graded
-    assert out.read_text().splitlines() == [",".join(classroom.columns(["q1"]))]
+    assert out.read_text(encoding="utf-8").splitlines() == [",".join(classroom.columns(["q1"]))]
 
 
 @pytest.mark.unit
@@ -76,7 +76,7 @@ def test_grading_a_class_stops_before_any_row_when_a_hook_no_longer_takes(tmp_pa
 
     monkeypatch.setattr(classroom, "check_hooks", moved)
     path = _zip(tmp_path, {"otter_config.json": "{}", "tests/q1.py": _test_file("q1", 1)})
-    (tmp_path / "a.ipynb").write_text("{}")
+    (tmp_path / "a.ipynb").write_text("{}", encoding="utf-8")
     out = tmp_path / "grades.csv"
     assert classroom.main([str(tmp_path), "--autograder", str(path), "--out", str(out)]) == 2
     assert "error: course_utils.grading hooks into otter's grade_notebook, but it is gone" in capsys.readouterr().err

@@ -30,7 +30,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is
     # Only the course package, at the version this notebook was made with ($VERSION); Colab's own torch
     # and torchvision are pinned so that pip never reinstalls or downgrades them.
     pins = os.path.join(tempfile.gettempdir(), "course_pins.txt")
-    with open(pins, "w") as f:
+    with open(pins, "w", encoding="utf-8") as f:
         f.write("".join(f"{p}=={version(p)}\n" for p in ("torch", "torchvision")))
     # The tag of this version first; if the repository has no such tag (yet), its main branch, which the
     # version check below accepts only if it still holds this version.

@@ -69,7 +69,7 @@ def grade_folder(submissions: Path, autograder: Path, out: Path, *, timeout: flo
     header = columns(list(questions))
     done: dict[str, dict[str, str]] = {}
     if out.is_file() and out.stat().st_size:
-        with out.open(newline="") as f:
+        with out.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if reader.fieldnames != header:
                 raise ValueError(f"{out} has other columns than this autograder's; choose another --out file")
@@ -80,12 +80,14 @@ def grade_folder(submissions: Path, autograder: Path, out: Path, *, timeout: flo
     todo = [p for p in files if regrade or names[p] not in done]
     if regrade:
         done = {n: r for n, r in done.items() if n not in set(names.values())}
-    with out.open("w", newline="") as f:  # rewrite: keeps earlier rows, drops rows being regraded
+    # rewrite: keeps earlier rows, drops rows being regraded
+    with out.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         writer.writerows(done.values())
     bar = tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress)
-    with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool, out.open("a", newline="") as f:
+    with (ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool,
+          out.open("a", newline="", encoding="utf-8") as f):
         writer = csv.DictWriter(f, fieldnames=header)
         futures = {pool.submit(_safe_grade, p, autograder, timeout, questions): p for p in todo}
         for future in as_completed(futures):

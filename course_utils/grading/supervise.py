@@ -200,7 +200,7 @@ def main(argv: list[str]) -> int:
     def finish(outcome: str, message: str = "") -> None:
         status.update(outcome=outcome, message=message)
         kill_descendants(me)
-        (out / "status.json").write_text(json.dumps(status))
+        (out / "status.json").write_text(json.dumps(status), encoding="utf-8")
 
     def time_out() -> None:
         finish("timed_out", f"timed out after {timeout:g} s")
