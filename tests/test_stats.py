@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from tests.stats import FAILURE_PROBABILITY, Z, assert_not_below, assert_within_se, z_value
+from tests.stats import (
+    FAILURE_PROBABILITY,
+    Z,
+    assert_not_below,
+    assert_within_se,
+    regularized_beta,
+    t_tail,
+    t_value,
+    z_value,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +58,50 @@ def test_not_below_is_one_sided():
     assert_not_below(1.0 - 4.8 * 0.1, 1.0, 0.1, "a little below")
     with pytest.raises(AssertionError, match="too far below"):
         assert_not_below(1.0 - 5.0 * 0.1, 1.0, 0.1, "too far below")
+
+
+def test_t_quantiles_match_the_tables_and_approach_z():
+    # two-sided table values: t_{0.975, 10} = 2.228, t_{0.9995, 30} = 3.646, t_{0.995, 1} = 63.657
+    assert t_tail(2.228, 10) == pytest.approx(0.05, rel=1e-3)
+    assert t_tail(3.646, 30) == pytest.approx(0.001, rel=1e-3)
+    assert t_tail(63.657, 1) == pytest.approx(0.01, rel=1e-4)
+    # one degree of freedom is the Cauchy law: P(|T| > t) = 1 - 2 atan(t) / pi, so t = cot(pi p / 2)
+    assert t_value(1, 1) == pytest.approx(1 / math.tan(math.pi * FAILURE_PROBABILITY / 2), rel=1e-9)
+    # two degrees of freedom: P(|T| > t) = 1 - t / sqrt(2 + t^2), so t = (1 - p) sqrt(2 / (1 - (1 - p)^2))
+    p = FAILURE_PROBABILITY / 3
+    assert t_value(3, 2) == pytest.approx((1 - p) * math.sqrt(2 / (1 - (1 - p) ** 2)), rel=1e-9)
+    assert regularized_beta(2.0, 3.0, 0.4) == pytest.approx(0.5248, abs=1e-12)  # 1 - Σ_{j<2} C(4,j) .4^j .6^(4-j)
+    quantiles = [t_value(1, dof) for dof in (10, 30, 199, 999, 10**6)]
+    assert quantiles == sorted(quantiles, reverse=True) and quantiles[-1] > Z  # heavier tails, shrinking to z
+    assert t_value(1, 10**8) == pytest.approx(Z, rel=1e-6) and t_value(1, math.inf) == Z
+    assert 5.0 < t_value(1, 199) < 5.1 and t_value(1, 999) / Z < 1.01
+    with pytest.raises(ValueError, match="dof must be positive"):
+        t_value(1, 0)
+
+
+def test_draws_take_the_t_quantile():
+    se, t = 0.1, t_value(1, 199)
+    assert_within_se(1.0 + 0.99 * t * se, 1.0, se, "estimated", draws=200)  # beyond z, inside t
+    with pytest.raises(AssertionError, match=r"estimated: 1 of 1 values .* 5\.05 standard errors"):
+        assert_within_se(1.0 + 1.01 * t * se, 1.0, se, "estimated", draws=200)
+    with pytest.raises(ValueError, match="draws must be an int >= 2"):
+        assert_within_se(1.0, 1.0, se, "one draw", draws=1)
+
+
+def test_a_bias_bound_widens_by_itself_and_nothing_else():
+    assert_within_se(1.0 + 4.8 * 0.1 + 0.05, 1.0, 0.1, "biased", bias_bound=0.05)
+    with pytest.raises(AssertionError, match=r"off by 4\.95 standard errors of 0\.1 beyond the bias bound 0\.05"):
+        assert_within_se(1.0 + 4.95 * 0.1 + 0.05, 1.0, 0.1, "biased", bias_bound=0.05)
+    with pytest.raises(ValueError, match="bias bound must be finite and non-negative"):
+        assert_within_se(1.0, 1.0, 0.1, "negative bias", bias_bound=-1.0)
+
+
+def test_a_mean_off_by_a_few_standard_errors_fails():
+    """Negative control of the helper on real draws: a sample whose mean is shifted by 8 standard errors."""
+    draws = torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    shifted = draws + 8 / math.sqrt(1000)  # the true mean is now 8 standard errors from 0
+    se = shifted.std() / math.sqrt(1000)
+    # |mean - 0| >= 8 se - |noise|, and |noise| > 3 se has probability 0.003 (a fixed seed: not flaky)
+    with pytest.raises(AssertionError, match="the shifted mean"):
+        assert_within_se(shifted.mean(), 0.0, se, "the shifted mean", draws=1000)
+    assert_within_se(draws.mean(), 0.0, draws.std() / math.sqrt(1000), "the unshifted mean", draws=1000)
