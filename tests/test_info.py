@@ -8,6 +8,7 @@ from torch.distributions import Categorical, Dirichlet, Independent, Multivariat
 from torch.distributions import kl_divergence as torch_kl
 
 from course_utils import info
+from tests.stats import FAILURE_PROBABILITY, assert_within_se
 
 pytestmark = pytest.mark.unit
 
@@ -89,8 +90,27 @@ def test_kl_monte_carlo_is_within_a_few_standard_errors(num_samples):
     torch.manual_seed(0)
     p, q = Normal(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5])), Normal(torch.tensor([1.0, 0.0]), 2.0)
     estimate, stderr = info.kl_monte_carlo(p, q, num_samples)
-    assert ((estimate - torch_kl(p, q)).abs() < 5 * stderr).all()
-    assert (stderr < 2.0 / math.sqrt(num_samples)).all()  # the error shrinks like 1 / sqrt(N)
+    assert_within_se(estimate, torch_kl(p, q), stderr, "Monte Carlo KL", draws=num_samples)
+
+
+def test_kl_monte_carlo_standard_error_is_the_spread_over_root_n():
+    # Equal variances make log p(x) - log q(x) = Δ (x - m_p) / s^2 + Δ^2 / (2 s^2), Δ = m_p - m_q, exactly normal
+    # with variance σ^2 = Δ^2 / s^2. The sample variance is S^2 = N stderr^2, so k S^2 / σ^2 with k = N - 1 is
+    # exactly χ²_k, and Laurent & Massart (2000, Lemma 1) bound it: P(χ²_k - k >= 2 √(k x) + 2x) <= e^-x
+    # and P(k - χ²_k >= 2 √(k x)) <= e^-x. With e^-x = FAILURE_PROBABILITY / 4 (two sides, two values) this
+    # interval fails a correct standard error with probability <= 1e-6; one that forgot the √N is far outside it.
+    torch.manual_seed(1)
+    num_samples = 10_000
+    scale = torch.tensor([1.0, 0.5], dtype=torch.float64)
+    p = Normal(torch.tensor([0.0, 1.0], dtype=torch.float64), scale)
+    q = Normal(torch.tensor([1.0, 0.0], dtype=torch.float64), scale)
+    estimate, stderr = info.kl_monte_carlo(p, q, num_samples)
+    variance = (1.0 / scale) ** 2  # Δ^2 / s^2 with |Δ| = 1
+    k, x = num_samples - 1, math.log(4 / FAILURE_PROBABILITY)
+    chi2 = k * num_samples * stderr**2 / variance
+    assert ((chi2 >= k - 2 * math.sqrt(k * x)) & (chi2 <= k + 2 * math.sqrt(k * x) + 2 * x)).all(), chi2 / k
+    # and the estimate itself, with this (now checked) standard error
+    assert_within_se(estimate, torch_kl(p, q), stderr, "Monte Carlo KL, equal variances", draws=num_samples)
 
 
 # --- properties on many random distributions --------------------------------------------------------
