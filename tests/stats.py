@@ -137,3 +137,36 @@ def assert_not_below(estimate, bound, standard_error, what: str, *, draws: int |
     shortfall = (bound - estimate).clamp(min=0)
     # one-sided, the same quantile fails with half the probability: within the policy
     assert_within_se(bound - shortfall, bound, standard_error, what, draws=draws)
+
+
+def bernstein_radius(variance, draws: int, value_range: float = 1.0, count: int = 1) -> torch.Tensor:
+    """How far the mean of `draws` bounded draws may stray: Bernstein's inequality at FAILURE_PROBABILITY / count."""
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive int (the draws averaged), got {draws!r}")
+    # P(|mean - E| >= r) <= 2 exp(-n r^2 / (2 var + 2 b r / 3)) for |X - E X| <= b (Bernstein 1924; e.g. Boucheron,
+    # Lugosi and Massart 2013, Theorem 2.10). Setting it to FAILURE_PROBABILITY / count and solving the quadratic in r:
+    log_term = math.log(2 * count / FAILURE_PROBABILITY)
+    variance = torch.as_tensor(variance, dtype=torch.float64)
+    b = value_range
+    return (b * log_term / 3 + torch.sqrt((b * log_term / 3) ** 2 + 2 * draws * variance * log_term)) / draws
+
+
+def assert_bounded_mean(mean, expected, variance, draws: int, what: str, *, value_range: float = 1.0) -> None:
+    """Assert |mean - expected| <= bernstein_radius for the mean of `draws` draws within `value_range` of their mean.
+
+    No central limit theorem: for rare events (a Bernoulli p of 0.001 in 400 draws) the normal law's tails are
+    far too light, Bernstein's bound holds for any sample size. `variance`: the draws' exact variance, a closed form.
+    """
+    mean, expected = (torch.as_tensor(v, dtype=torch.float64) for v in (mean, expected))
+    if not torch.isfinite(mean).all():
+        raise AssertionError(f"{what}: the mean is not finite: {mean}")
+    error = (mean - expected).abs()
+    radius = bernstein_radius(variance, draws, value_range, error.numel())
+    error, radius = torch.broadcast_tensors(error, radius)
+    outside = error > radius
+    if outside.any():
+        worst = int((error - radius).argmax())
+        raise AssertionError(
+            f"{what}: {int(outside.sum())} of {error.numel()} values are further off than Bernstein's bound for "
+            f"{draws} draws allows (a correct implementation fails this with probability {FAILURE_PROBABILITY:g}); "
+            f"the worst: off by {error.reshape(-1)[worst].item():.4g}, allowed {radius.reshape(-1)[worst].item():.4g}")

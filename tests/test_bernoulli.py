@@ -29,6 +29,7 @@ from course_utils.mixture import (
     responsibilities,
     sample_mixture,
 )
+from tests.stats import assert_bounded_mean, assert_within_se
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +67,9 @@ def test_grey_target_log_prob_is_expected_log_prob_of_binarized_images():
     torch.testing.assert_close(bernoulli_log_prob(probs, x), reference)
     g = torch.Generator().manual_seed(1)
     samples = torch.bernoulli(x.expand(20000, -1, -1), generator=g)  # (S, N, D) dynamic binarizations
-    monte_carlo = Independent(Bernoulli(probs=probs), 1).log_prob(samples).mean(0)
-    assert (monte_carlo - bernoulli_log_prob(probs, x)).abs().max() < 0.1
+    draws = Independent(Bernoulli(probs=probs), 1).log_prob(samples)  # (S, N): sums of D independent terms
+    assert_within_se(draws.mean(0), bernoulli_log_prob(probs, x), draws.std(0) / math.sqrt(len(draws)),
+                     "the mean log-probability of binarizations", draws=len(draws))
 
 
 @pytest.mark.parametrize("mask_shape", [(D,), (3, 4), (5, D)])
@@ -111,7 +113,7 @@ def test_samples_have_the_model_pixel_frequencies():
     probs = torch.linspace(0.05, 0.95, D)
     samples = sample_bernoulli(probs, 20000, torch.Generator().manual_seed(4))
     assert samples.shape == (20000, D) and set(samples.unique().tolist()) <= {0.0, 1.0}
-    assert (samples.mean(0) - probs).abs().max() < 0.02
+    assert_bounded_mean(samples.mean(0), probs, probs * (1 - probs), 20000, "pixel frequencies")
 
 
 def _labelled(num_classes=3, n=60, seed=5):
@@ -208,9 +210,11 @@ def test_mixture_samples_follow_the_weights_and_components():
     x, k = sample_mixture(model, 30000, torch.Generator().manual_seed(6))
     assert x.shape == (30000, D) and k.shape == (30000,)
     frequencies = torch.bincount(k, minlength=3).double() / 30000
-    assert (frequencies - model.log_weights.exp()).abs().max() < 0.02
-    for j in range(3):
-        assert (x[k == j].mean(0) - model.probs[j]).abs().max() < 0.05
+    weights = model.log_weights.exp()
+    assert_bounded_mean(frequencies, weights, weights * (1 - weights), 30000, "component frequencies")
+    for j in range(3):  # given the components k, the pixels of x[k == j] are independent Bernoulli(probs[j])
+        probs = model.probs[j]
+        assert_bounded_mean(x[k == j].mean(0), probs, probs * (1 - probs), int((k == j).sum()), f"component {j}")
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 1e-2, 1.0])

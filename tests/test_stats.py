@@ -8,8 +8,10 @@ import torch
 from tests.stats import (
     FAILURE_PROBABILITY,
     Z,
+    assert_bounded_mean,
     assert_not_below,
     assert_within_se,
+    bernstein_radius,
     regularized_beta,
     t_tail,
     t_value,
@@ -105,3 +107,22 @@ def test_a_mean_off_by_a_few_standard_errors_fails():
     with pytest.raises(AssertionError, match="the shifted mean"):
         assert_within_se(shifted.mean(), 0.0, se, "the shifted mean", draws=1000)
     assert_within_se(draws.mean(), 0.0, draws.std() / math.sqrt(1000), "the unshifted mean", draws=1000)
+
+
+def test_bernstein_radius_holds_for_rare_events_and_catches_a_shifted_mean():
+    # one value, p = 1/2, n = 400: L = ln(2e6) = 14.5, r = (L/3 + sqrt(L^2/9 + 2 n p (1 - p) L)) / n
+    log_term = math.log(2 / FAILURE_PROBABILITY)
+    expected = (log_term / 3 + math.sqrt(log_term**2 / 9 + 2 * 400 * 0.25 * log_term)) / 400
+    assert bernstein_radius(0.25, 400).item() == pytest.approx(expected, rel=1e-12)
+    # a rare event: p = 0.0025 in 400 draws (one success expected). The binomial tail beyond the radius, summed
+    # exactly, is below the failure probability (the normal law's 4.89 standard errors would allow only 0.017)
+    p, n = 0.0025, 400
+    radius = bernstein_radius(p * (1 - p), n).item()
+    tail = sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(n + 1) if abs(j / n - p) > radius)
+    assert tail < FAILURE_PROBABILITY and radius > Z * math.sqrt(p * (1 - p) / n)
+    # for p = 1/2 the radius of two values at n = 400 is 0.150: off by 0.1 passes, off by 0.2 fails
+    assert_bounded_mean(torch.tensor([0.0025, 0.5]), torch.tensor([0.0025, 0.4]), torch.tensor([0.0025, 0.25]), n,
+                        "inside")
+    with pytest.raises(AssertionError, match="shifted: 1 of 2 values"):
+        assert_bounded_mean(torch.tensor([0.0025, 0.7]), torch.tensor([0.0025, 0.5]), torch.tensor([0.0025, 0.25]),
+                            n, "shifted")
