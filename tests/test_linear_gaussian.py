@@ -190,12 +190,13 @@ def test_sample_returns_draws_and_the_latents_that_made_them():
     num_samples = 200_000
     x, z = sample(model, num_samples, generator=g)
     assert x.shape == (num_samples, 3) and z.shape == (num_samples, 2)
-    # z ~ N(0, I) and x - (W z + b) ~ N(0, noise_var I): means within 6 standard errors (failure < 1e-7),
-    # variances within 6 standard errors of a Gaussian's sample variance, sqrt(2 / n) * variance.
+    # z ~ N(0, I) and x - (W z + b) ~ N(0, noise_var I): standard errors in closed form, sqrt(variance / n) for
+    # a mean and sqrt(2 / (n - 1)) variance for a Gaussian's sample variance ((n - 1) S^2 / σ^2 is χ²_{n-1}).
     residual = x - z @ model.weight.T - model.bias
-    for values, variance in ((z, 1.0), (residual, 0.3)):
-        assert (values.mean(0).abs() < 6 * math.sqrt(variance / num_samples)).all()
-        assert ((values.var(0) - variance).abs() < 6 * math.sqrt(2 / num_samples) * variance).all()
+    for values, variance, name in ((z, 1.0, "z"), (residual, 0.3, "x - (W z + b)")):
+        assert_within_se(values.mean(0), 0.0, math.sqrt(variance / num_samples), f"the mean of {name}")
+        assert_within_se(values.var(0), variance, math.sqrt(2 / (num_samples - 1)) * variance,
+                         f"the variance of {name}")
 
 
 def test_an_estimator_that_averages_log_likelihoods_fails_the_check():
