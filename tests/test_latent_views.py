@@ -38,7 +38,7 @@ def data():
 
 
 def _pixels(view) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(view.image.value), encoding="utf-8").convert("RGB"))
+    return np.asarray(Image.open(io.BytesIO(view.image.value)).convert("RGB"))
 
 
 def test_canvas_pastes_into_the_axes_box_and_marks_points():
