@@ -3,7 +3,7 @@
     from tests.stats import assert_within_se
 
     runs = torch.stack([estimator(seed=s) for s in range(200)])
-    assert_within_se(runs.mean(0), exact, runs.std(0) / math.sqrt(len(runs)), "the ELBO estimate")
+    assert_within_se(runs.mean(0), exact, runs.std(0) / math.sqrt(len(runs)), "the ELBO estimate", draws=len(runs))
 
 An estimate whose standard error is `se` is off by more than `z * se` with probability
 P(|N(0, 1)| > z) = erfc(z / sqrt(2)) (its error is Gaussian by the central limit theorem). Setting that to
@@ -24,6 +24,10 @@ degrees of freedom are never below min(n1, n2) - 1.
 A deterministic bound on the estimator's bias, derived before the run (a theorem, a closed form, a
 quadrature: never the run's own variance or effective sample size), may be added as `bias_bound`;
 the check then allows |error| <= quantile * se + bias_bound.
+
+Means of bounded draws whose distribution is far from normal (a Bernoulli frequency of a rare event) go
+through assert_bounded_mean instead: Bernstein's inequality, with no central limit theorem, at the same
+FAILURE_PROBABILITY.
 """
 
 from __future__ import annotations
