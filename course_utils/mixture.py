@@ -88,6 +88,7 @@ def fit_mixture(
         # M-step: weighted pixel means and component sizes, the MLE with r as soft labels.
         size = r.sum(0)  # (K,): N_k
         probs = (r.T @ x + smoothing) / (size[:, None] + 2 * smoothing).clamp_min(torch.finfo(x.dtype).tiny)
+        probs = probs.clamp(0.0, 1.0)  # a weighted mean of pixels in [0, 1]; rounding can leave it at 1 + 2e-16
         model = BernoulliMixture(log_weights=(size / n).log(), probs=probs)
     return model, objective
 
