@@ -1,11 +1,14 @@
-"""Rebuild everything generated from one source: setup cells, README lesson map, student notebooks.
+"""Rebuild everything generated from one source: setup cells, generated cells, README lesson map, exercises.
 
     python tools/build.py          # rewrite what is stale (`course-build` runs this from a checkout)
     python tools/build.py --check  # list what is stale and exit 1 (used by the tests)
+    python tools/build.py --release OUT  # the public course, for students: no solution, no hidden test
 
-Setup cells are tools/setup_cell.py (a template that ruff lints) filled in with the version and install
-requirements of `course_utils.runtime`; they and the Colab badges are made from `runtime.REPOSITORY`/`BRANCH`,
-so a fork edits that one place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
+Generated markdown cells (a notebook's Colab badge at its top, its links to the next lesson and its exercises,
+lesson 00's course map) are found by their tag and rewritten from `site_pages()`. Setup cells are
+tools/setup_cell.py (a template that ruff lints) filled in with the version and install requirement of
+`course_utils.runtime`; they and the Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits
+that one place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
 hidden tests) go through `otter assign`, after `course_utils.grading.autograder.prepare_source` has sealed
 their hidden tests and added the autograder's requirements: the student notebook is written to
 notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import re
 import shutil
 import string
@@ -33,15 +37,16 @@ EXERCISES = NOTEBOOKS / "exercises"
 STUDENT = EXERCISES / "student"
 DIST = EXERCISES / "dist"
 TESTS_PKG = ROOT / "course_utils" / "exercise_tests"
-SETUP_MARKER = "# Course setup"
+SETUP_MARKER = "# Course setup"  # a line of every setup cell (and the start of cells from before the form title)
+SETUP_TITLE = "# @title Course setup"  # the cell's first line: Colab shows a cell starting so as one collapsed line
 
 SETUP_TEMPLATE = Path(__file__).with_name("setup_cell.py")  # the cell's code, a Python file that ruff checks
 
 
 def setup_cell(extras: tuple[str, ...] = ()) -> str:
-    """The course setup cell; exercises pass extras=("grading",) so that Colab also installs otter-grader."""
+    """The course setup cell (every lesson and exercise: the course package alone, no otter-grader)."""
     lines = SETUP_TEMPLATE.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith(SETUP_MARKER)), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith((SETUP_TITLE, SETUP_MARKER))), None)
     if start is None:
         raise ValueError(f"{SETUP_TEMPLATE} has no line starting with {SETUP_MARKER!r}: the cell starts there")
     template = string.Template("".join(lines[start:]).rstrip("\n"))
@@ -53,8 +58,12 @@ def setup_cell(extras: tuple[str, ...] = ()) -> str:
     return template.substitute(values)
 
 
-SETUP_CELL = setup_cell()  # lessons: the course package alone
-EXERCISE_SETUP_CELL = setup_cell(("grading",))  # exercises: with otter-grader for grader.check
+SETUP_CELL = setup_cell()  # lessons and exercises alike: grader.check needs no otter-grader (grading.student)
+
+
+def is_setup_cell(text: str) -> bool:
+    """True for a course setup cell, old (starting '# Course setup') or new (the Colab form title first)."""
+    return text.startswith((SETUP_TITLE, SETUP_MARKER))
 
 
 def colab_url(notebook: Path) -> str:
@@ -89,23 +98,18 @@ def notebook_title(notebook: Path) -> str:
     raise ValueError(f"{notebook} has no '# Title' line in a markdown cell")
 
 
-def setup_cell_for(notebook: Path) -> str:
-    """The setup cell a notebook must start with: exercises (sources and student versions) install grading."""
-    return EXERCISE_SETUP_CELL if EXERCISES in notebook.resolve().parents else SETUP_CELL
-
-
 def sync_setup_cell(notebook: Path, check: bool) -> bool:
     """Make the first code cell the course setup cell; True if it was (or would be) changed."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-    expected = setup_cell_for(notebook)
+    expected = SETUP_CELL
     if code and _cell_text(nb["cells"][code[0]]) == expected:
         return False
     if check:
         return True
     cell = {"cell_type": "code", "execution_count": None, "id": "course-setup", "metadata": {},
             "outputs": [], "source": expected.splitlines(keepends=True)}
-    if code and _cell_text(nb["cells"][code[0]]).startswith(SETUP_MARKER):
+    if code and is_setup_cell(_cell_text(nb["cells"][code[0]])):
         old = nb["cells"][code[0]]
         # Outside Colab only the import lines run, so a run's outputs stay true when the install code changes.
         cell.update({k: old[k] for k in ("id", "execution_count", "metadata", "outputs") if k in old})
@@ -133,7 +137,9 @@ class Page(NamedTuple):
 def site_pages() -> list[Page]:
     """Every page of the website in lesson-map order: each lesson, then its exercises."""
     pages = [Page(nb.stem[:2], False, notebook_title(nb), nb) for nb in lesson_notebooks()]
-    pages += [Page(src.stem[:2], True, notebook_title(src), STUDENT / src.name) for src in exercise_sources()]
+    # the sources where they exist (the instructor's master); a public release has only the student versions
+    exercises = exercise_sources() or sorted(STUDENT.glob("[0-9][0-9]_*.ipynb"))
+    pages += [Page(src.stem[:2], True, notebook_title(src), STUDENT / src.name) for src in exercises]
     return sorted(pages, key=lambda page: (page.number, page.exercise, page.notebook.name))
 
 
@@ -168,6 +174,96 @@ def lesson_map() -> str:
         url = f"{site_url()}{page.docname}.html"
         lines.append(f"| {page.number} | {text} | [page]({url}) | {badge}({colab_url(page.notebook)}) |")
     return "| # | Notebook | Page | Colab |\n|---|---|---|---|\n" + "\n".join(lines)
+
+
+# Generated markdown cells: each is found by its tag (cell metadata "tags") and rewritten from site_pages(), so a
+# new lesson or exercise updates every link. "remove-cell" keeps the Colab-only top cell off the website.
+TOP, NEXT, COURSE_MAP = "course-top", "course-next", "course-map"
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+SAVE_COPY = ("**Working in Colab?** First choose *File → Save a copy in Drive*, and work in that copy: Colab does "
+             "not keep changes made to the course's own copy.")
+HAND_IN = " Your copy is also the notebook you hand in."
+
+
+def _student_view(notebook: Path) -> Path:
+    """What a notebook is seen as: an exercise source as its student version, anything else as itself."""
+    if notebook.resolve().parent == EXERCISES.resolve():
+        return STUDENT / notebook.name
+    return notebook
+
+
+def _link(page: Page, start: Path) -> str:
+    """A page's title linked relative to `start`'s folder (Jupyter, the website), then its Colab address."""
+    rel = Path(os.path.relpath(page.notebook.resolve(), start.resolve().parent)).as_posix()
+    return f"[{page.title}]({rel}) ([open in Colab]({colab_url(page.notebook)}))"
+
+
+def course_map(start: Path) -> str:
+    """Lesson 00's course map: every lesson with its exercises, linked and with their Colab addresses."""
+    rows = []
+    for page in site_pages():
+        if page.exercise:
+            continue
+        exercises = [_link(p, start) for p in site_pages() if p.exercise and p.number == page.number]
+        lesson = f"{page.title} (this notebook)" if page.notebook == start else _link(page, start)
+        rows.append(f"| {page.number} | {lesson} | {'<br>'.join(exercises) or '—'} |")
+    return ("## The course map\n\n| # | Lesson | Exercises |\n|---|---|---|\n" + "\n".join(rows)
+            + "\n\nEvery notebook also opens in Colab from the badge at its top.")
+
+
+def generated_cells(notebook: Path) -> dict[str, str]:
+    """The generated markdown cells a lesson or exercise source must hold: tag -> text."""
+    view = _student_view(notebook)
+    exercise = view != notebook
+    top = f"[![Open In Colab]({BADGE})]({colab_url(view)})"
+    if exercise or notebook.stem.startswith("00"):
+        top += "\n\n" + SAVE_COPY + (HAND_IN if exercise else "")
+    lessons = [p for p in site_pages() if not p.exercise]
+    number = view.stem[:2]
+    later = [p for p in lessons if p.number > number]
+    nxt = [f"**Next lesson:** {_link(later[0], view)}" if later else "**This was the last lesson.**"]
+    if exercise:
+        nxt.insert(0, "**Back to the lesson:** " + "".join(_link(p, view) for p in lessons if p.number == number))
+    else:
+        own = [_link(p, view) for p in site_pages() if p.exercise and p.number == number]
+        nxt[:0] = [f"**Exercises for this lesson:** {', '.join(own)}"] if own else []
+    cells = {TOP: top, NEXT: "---\n\n" + "\n\n".join(nxt)}
+    if notebook.stem.startswith("00") and not exercise:
+        cells[COURSE_MAP] = course_map(view)
+    return cells
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def sync_generated_cells(notebook: Path, check: bool) -> bool:
+    """Write the notebook's generated cells where they belong; True if they were (or would be) changed."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    cells = nb["cells"]
+    before = json.dumps(cells)
+    wanted = generated_cells(notebook)
+    cells[:] = [c for c in cells if not ({TOP, NEXT, COURSE_MAP} - set(wanted)) & set(_tags(c))]  # no longer due
+    for tag, text in wanted.items():
+        found = next((c for c in cells if tag in _tags(c)), None)
+        if found is None:
+            found = {"cell_type": "markdown", "id": tag,
+                     "metadata": {"tags": [tag, "remove-cell"] if tag == TOP else [tag]}, "source": []}
+            old_map = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                            and _cell_text(c).startswith("## The course map")), None)
+            if tag == COURSE_MAP and old_map is not None:  # the hand-written map this cell replaces
+                found["id"] = cells[old_map].get("id", tag)
+                cells[old_map] = found
+            elif tag == TOP:  # first, after otter's ASSIGNMENT CONFIG (a raw cell) in an exercise source
+                cells.insert(1 if cells and cells[0]["cell_type"] == "raw" else 0, found)
+            else:
+                cells.append(found)
+        found["source"] = text.splitlines(keepends=True)
+    if json.dumps(cells) == before:
+        return False
+    if not check:
+        notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
+    return True
 
 
 def sync_readme(check: bool) -> bool:
@@ -252,9 +348,20 @@ def build_exercise(source: Path, check: bool) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="report stale files and exit 1; change nothing")
+    parser.add_argument("--release", metavar="OUT", type=Path,
+                        help="write the public, student-facing course into the new (or empty) folder OUT: no "
+                             "solutions, hidden tests or autograder zips (see tools/release.py)")
     args = parser.parse_args(argv)
-    stale = [str(nb.relative_to(ROOT)) + " (setup cell)"
-             for nb in lesson_notebooks() + exercise_sources() if sync_setup_cell(nb, args.check)]
+    if args.release is not None:
+        if str(ROOT) not in sys.path:  # run as a script: tools/ is importable from the checkout's root
+            sys.path.insert(0, str(ROOT))
+        from tools.release import write_release
+
+        return write_release(args.release)
+    notebooks = lesson_notebooks() + exercise_sources()
+    stale = [str(nb.relative_to(ROOT)) + " (setup cell)" for nb in notebooks if sync_setup_cell(nb, args.check)]
+    stale += [str(nb.relative_to(ROOT)) + " (generated cells)" for nb in notebooks
+              if sync_generated_cells(nb, args.check)]
     for source in exercise_sources():
         stale += build_exercise(source, args.check)
     # the package must know every exercise's tests before the README lists it

@@ -35,7 +35,7 @@ if importlib.util.find_spec("course_utils") is None:
     if not hosted and not os.environ.get("COURSE_INSTALL_SOURCE"):
         raise CourseSetupError(
             f"course_utils is not installed in this kernel's Python ({sys.executable}). Either install it "
-            f'into this kernel: run %pip install "$REQUIREMENT" in a cell, then rerun this cell; or set up '
+            'into this kernel: run %pip install "$REQUIREMENT" in a cell, then rerun this cell; or set up '
             "the whole course as its README says (Quick start): $REPOSITORY_URL")
     # Only the course package, at the version this notebook was made with ($VERSION); the torch and
     # torchvision already there are pinned so that pip never reinstalls or downgrades them.
