@@ -357,7 +357,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.path.insert(0, str(ROOT))
         from tools.release import write_release
 
-        return write_release(args.release)
+        try:
+            return write_release(args.release)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     notebooks = lesson_notebooks() + exercise_sources()
     stale = [str(nb.relative_to(ROOT)) + " (setup cell)" for nb in notebooks if sync_setup_cell(nb, args.check)]
     stale += [str(nb.relative_to(ROOT)) + " (generated cells)" for nb in notebooks
