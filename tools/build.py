@@ -266,11 +266,19 @@ def sync_generated_cells(notebook: Path, check: bool) -> bool:
     return True
 
 
+def clone_command() -> str:
+    """The README's clone command, made from `runtime.REPOSITORY`."""
+    return f"git clone {repository_url()}.git && cd {REPOSITORY.split('/')[1]}"
+
+
 def sync_readme(check: bool) -> bool:
+    """Rewrite the README's generated blocks (lesson map, clone command); True if they were (or would be) stale."""
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
     new = re.sub(r"(<!-- lesson-map:start -->\n).*?(<!-- lesson-map:end -->)",
                  lambda m: m.group(1) + lesson_map() + "\n" + m.group(2), text, flags=re.S)
+    new = re.sub(r"(<!-- clone:start -->\n).*?(<!-- clone:end -->)",
+                 lambda m: f"{m.group(1)}```bash\n{clone_command()}\n```\n{m.group(2)}", new, flags=re.S)
     if new == text:
         return False
     if not check:
@@ -370,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         stale += build_exercise(source, args.check)
     # the package must know every exercise's tests before the README lists it
     if sync_readme(args.check):
-        stale.append("README.md (lesson map)")
+        stale.append("README.md (lesson map, clone command)")
     verb = "stale" if args.check else "rebuilt"
     for item in stale:
         print(f"{verb}: {item}")

@@ -61,14 +61,17 @@ def release_environment(pyproject: str) -> str:
     lines = "".join(f"      - {p}\n" for p in packages)
     python = project["requires-python"].removeprefix(">=")
     return ("# conda env create -f environment.yml && conda activate vae-course\n"
-            "# The course's packages (pyproject.toml: the package, its [student] and [site] extras), in editable mode.\n"
+            "# The course's packages (pyproject.toml: the package, its [student] and [site] extras), editable.\n"
             f"name: vae-course\nchannels:\n  - conda-forge\ndependencies:\n  - python={python}\n  - pip\n  - pip:\n"
             f"{lines}      - -e .\n")
 
 
 def release_readme(text: str) -> str:
-    """The README without its master-only blocks (the test suite, the grading, contributing)."""
-    return MASTER_ONLY.sub("\n", text)
+    """The README without its master-only blocks (the test suite, the grading, contributing) nor the rows of
+    the package's table for the instructor modules the release leaves out."""
+    text = MASTER_ONLY.sub("\n", text)
+    gone = "|".join(re.escape(name.removesuffix(".py")) for name in INSTRUCTOR_MODULES)
+    return re.sub(rf"^\| `grading\.(?:{gone})` \|.*\n", "", text, flags=re.M)
 
 
 def _check_out(out: Path) -> Path:
