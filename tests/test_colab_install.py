@@ -2,8 +2,8 @@
 
 The model of Colab: a Python 3.13 virtual environment (Colab's Python) holding a stand-in for every package
 of a committed snapshot of Colab's preinstalled set (tests/colab/, Google's published `pip freeze` of the
-CPU and GPU runtimes): its name and version, and, for an installed package whose extras the install asks
-for, those extras as PyPI lists them. In it `pip install --dry-run --report` resolves the setup cell's
+CPU and GPU runtimes): its name, version, and the Requires-Dist and extras of the real release
+(tests/colab/requires-dist.json), so that `pip check` there reports what it would in Colab. In it `pip install --dry-run --report` resolves the setup cell's
 requirement (this checkout in place of the git tag) with the cell's torch/torchvision pins, against PyPI.
 pip keeps an installed package that satisfies a requirement, as it does in Colab, so the report's
 `install` list is exactly what the cell would add, upgrade or downgrade there. Needs PyPI (as CI has) and a
@@ -64,6 +64,19 @@ def _python313() -> str | None:
     return None
 
 
+# The real Requires-Dist (and Provides-Extra) of the snapshots' packages, as pip read them from PyPI (see
+# tests/colab/README.md); a package PyPI has no wheel of, or that Colab installs from elsewhere, is left out.
+REQUIRES_DIST = ROOT / "tests" / "colab" / "requires-dist.json"
+
+
+def _metadata_lines(meta: dict | None) -> str:
+    """METADATA lines for a package's requirements and extras (pip's report format); none if unknown."""
+    if not meta:
+        return ""
+    return "".join([*(f"Requires-Dist: {r}\n" for r in meta.get("requires_dist", [])),
+                    *(f"Provides-Extra: {e}\n" for e in meta.get("provides_extra", []))])
+
+
 def _pip_env(tmp: Path) -> dict[str, str]:
     """This environment minus pip's own configuration (machine-local indexes and caps): PyPI alone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("PYTHONPATH",)}
@@ -84,9 +97,10 @@ class FakeColab:
         self.python = str(venv_python(tmp / "colab"))
         subprocess.run([python313, "-m", "venv", str(tmp / "colab")], check=True, timeout=300)
         self.site = Path(self._run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+        requires = json.loads(REQUIRES_DIST.read_text(encoding="utf-8"))["packages"]
         for name, version in self.snapshot.items():
             if name != "pip":  # the venv's own pip stands in for Colab's
-                self._write_metadata(name, version, "")
+                self._write_metadata(name, version, _metadata_lines(requires.get(f"{name}=={version}")))
 
     def _run(self, *args: str) -> str:
         """stdout and stderr of this venv's Python run with `args`; fails the test if it fails."""
@@ -130,8 +144,26 @@ class FakeColab:
                 break
             for name in missing:
                 self.add_real_extras(name)
-        return {_norm(item["metadata"]["name"]): item["metadata"]["version"]
-                for item in json.loads(report.read_text(encoding="utf-8"))["install"]}
+        self.report = json.loads(report.read_text(encoding="utf-8"))["install"]
+        return {_norm(item["metadata"]["name"]): item["metadata"]["version"] for item in self.report}
+
+    def conflicts(self) -> set[str]:
+        """What `pip check` reports in this venv: installed packages whose Requires-Dist are not met."""
+        proc = subprocess.run([self.python, "-m", "pip", "check"], capture_output=True, text=True, env=self.env,
+                              timeout=300)
+        return {line for line in proc.stdout.splitlines() if line.strip() and "No broken requirements" not in line}
+
+    def add_probe(self, name: str, lines: str) -> None:
+        """A made-up installed package with these METADATA lines (to show that `pip check` reads them)."""
+        self._write_metadata(name, "1.0", lines)
+
+    def install_report(self) -> None:
+        """Put what the last resolution would install in place (stand-ins with their real Requires-Dist)."""
+        for item in self.report:
+            meta = item["metadata"]
+            for old in self.site.glob(f"{_norm(meta['name']).replace('-', '_')}-*.dist-info"):
+                shutil.rmtree(old)
+            self._write_metadata(_norm(meta["name"]), meta["version"], _metadata_lines(meta))
 
 
 def _local_requirement(extras: tuple[str, ...], tmp: Path) -> str:
@@ -165,6 +197,14 @@ def test_a_lessons_colab_install_changes_nothing_preinstalled(colab):
     print(f"\nColab {colab.name}, a lesson's install: changes {changed or 'nothing'}; adds {new}")
     assert not changed, f"a lesson's install would replace preinstalled packages: {changed}"
     assert new == [f"course-utils {runtime.VERSION}"], f"a lesson's install would add more than the course: {new}"
+    # pip's own verdict on the result: the stand-ins carry their real Requires-Dist, so `pip check` sees what it
+    # would see in Colab. Whatever Colab's image already reports is Google's; the course's install adds nothing.
+    before = colab.conflicts()
+    colab.install_report()
+    added = colab.conflicts() - before
+    assert not added, f"after the course's install pip would report conflicts: {sorted(added)}"
+    colab.add_probe("course-check-probe", "Requires-Dist: course-utils>9999\n")  # pip check must see a conflict
+    assert any("course-check-probe" in line for line in colab.conflicts() - before), "pip check saw nothing"
 
 
 def test_an_exercise_installs_exactly_what_a_lesson_installs():
