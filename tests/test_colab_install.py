@@ -3,8 +3,9 @@
 The model of Colab: a Python 3.13 virtual environment (Colab's Python) holding a stand-in for every package
 of a committed snapshot of Colab's preinstalled set (tests/colab/, Google's published `pip freeze` of the
 CPU and GPU runtimes): its name, version, and the Requires-Dist and extras of the real release
-(tests/colab/requires-dist.json), so that `pip check` there reports what it would in Colab. In it `pip install --dry-run --report` resolves the setup cell's
-requirement (this checkout in place of the git tag) with the cell's torch/torchvision pins, against PyPI.
+(tests/colab/requires-dist.json), so that `pip check` there reports what it would in Colab. In it
+`pip install --dry-run --report` resolves the setup cell's requirement (this checkout in place of the git
+tag) with the cell's torch/torchvision pins, against PyPI.
 pip keeps an installed package that satisfies a requirement, as it does in Colab, so the report's
 `install` list is exactly what the cell would add, upgrade or downgrade there. Needs PyPI (as CI has) and a
 Python 3.13 (on PATH or under pyenv); without one the tests skip, saying so. (Resolving with the host's
