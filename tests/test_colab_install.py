@@ -2,9 +2,10 @@
 
 The model of Colab: a Python 3.13 virtual environment (Colab's Python) holding a stand-in for every package
 of a committed snapshot of Colab's preinstalled set (tests/colab/, Google's published `pip freeze` of the
-CPU and GPU runtimes): its name and version, and, for an installed package whose extras the install asks
-for, those extras as PyPI lists them. In it `pip install --dry-run --report` resolves the setup cell's
-requirement (this checkout in place of the git tag) with the cell's torch/torchvision pins, against PyPI.
+CPU and GPU runtimes): its name, version, and the Requires-Dist and extras of the real release
+(tests/colab/requires-dist.json), so that `pip check` there reports what it would in Colab. In it
+`pip install --dry-run --report` resolves the setup cell's requirement (this checkout in place of the git
+tag) with the cell's torch/torchvision pins, against PyPI.
 pip keeps an installed package that satisfies a requirement, as it does in Colab, so the report's
 `install` list is exactly what the cell would add, upgrade or downgrade there. Needs PyPI (as CI has) and a
 Python 3.13 (on PATH or under pyenv); without one the tests skip, saying so. (Resolving with the host's
@@ -25,13 +26,11 @@ import pytest
 
 from course_utils import runtime
 from tests.venvs import venv_python
-from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
+from tools.build import ROOT, SETUP_CELL, STUDENT, exercise_sources
 
 pytestmark = pytest.mark.pipeline
 
 SNAPSHOTS = sorted((ROOT / "tests" / "colab").glob("pip-freeze*.txt"))
-# Packages the lessons and Colab's own kernel rely on: even an exercise's install must leave them alone.
-KEEP = {"torch", "torchvision", "numpy", "matplotlib", "tqdm", "ipython", "ipykernel", "jupyter-client"}
 
 
 def _norm(name: str) -> str:
@@ -66,6 +65,19 @@ def _python313() -> str | None:
     return None
 
 
+# The real Requires-Dist (and Provides-Extra) of the snapshots' packages, as pip read them from PyPI (see
+# tests/colab/README.md); a package PyPI has no wheel of, or that Colab installs from elsewhere, is left out.
+REQUIRES_DIST = ROOT / "tests" / "colab" / "requires-dist.json"
+
+
+def _metadata_lines(meta: dict | None) -> str:
+    """METADATA lines for a package's requirements and extras (pip's report format); none if unknown."""
+    if not meta:
+        return ""
+    return "".join([*(f"Requires-Dist: {r}\n" for r in meta.get("requires_dist", [])),
+                    *(f"Provides-Extra: {e}\n" for e in meta.get("provides_extra", []))])
+
+
 def _pip_env(tmp: Path) -> dict[str, str]:
     """This environment minus pip's own configuration (machine-local indexes and caps): PyPI alone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("PYTHONPATH",)}
@@ -86,9 +98,10 @@ class FakeColab:
         self.python = str(venv_python(tmp / "colab"))
         subprocess.run([python313, "-m", "venv", str(tmp / "colab")], check=True, timeout=300)
         self.site = Path(self._run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+        requires = json.loads(REQUIRES_DIST.read_text(encoding="utf-8"))["packages"]
         for name, version in self.snapshot.items():
             if name != "pip":  # the venv's own pip stands in for Colab's
-                self._write_metadata(name, version, "")
+                self._write_metadata(name, version, _metadata_lines(requires.get(f"{name}=={version}")))
 
     def _run(self, *args: str) -> str:
         """stdout and stderr of this venv's Python run with `args`; fails the test if it fails."""
@@ -132,8 +145,26 @@ class FakeColab:
                 break
             for name in missing:
                 self.add_real_extras(name)
-        return {_norm(item["metadata"]["name"]): item["metadata"]["version"]
-                for item in json.loads(report.read_text(encoding="utf-8"))["install"]}
+        self.report = json.loads(report.read_text(encoding="utf-8"))["install"]
+        return {_norm(item["metadata"]["name"]): item["metadata"]["version"] for item in self.report}
+
+    def conflicts(self) -> set[str]:
+        """What `pip check` reports in this venv: installed packages whose Requires-Dist are not met."""
+        proc = subprocess.run([self.python, "-m", "pip", "check"], capture_output=True, text=True, env=self.env,
+                              timeout=300)
+        return {line for line in proc.stdout.splitlines() if line.strip() and "No broken requirements" not in line}
+
+    def add_probe(self, name: str, lines: str) -> None:
+        """A made-up installed package with these METADATA lines (to show that `pip check` reads them)."""
+        self._write_metadata(name, "1.0", lines)
+
+    def install_report(self) -> None:
+        """Put what the last resolution would install in place (stand-ins with their real Requires-Dist)."""
+        for item in self.report:
+            meta = item["metadata"]
+            for old in self.site.glob(f"{_norm(meta['name']).replace('-', '_')}-*.dist-info"):
+                shutil.rmtree(old)
+            self._write_metadata(_norm(meta["name"]), meta["version"], _metadata_lines(meta))
 
 
 def _local_requirement(extras: tuple[str, ...], tmp: Path) -> str:
@@ -163,19 +194,29 @@ def colab(request, tmp_path_factory):
 
 def test_a_lessons_colab_install_changes_nothing_preinstalled(colab):
     assert runtime.install_requirement() in SETUP_CELL
+    # pip's own verdict, first on Colab's image as it is: the stand-ins carry their real Requires-Dist, so `pip
+    # check` sees what it sees in Colab (whose IPython 7.34 requires jedi, which Colab does not install).
+    before = colab.conflicts()
+    missing = {_norm(m) for line in before for m in re.findall(r"requires (\S+), which is not installed", line)}
     changed, new = changes(colab.resolve(()), colab.snapshot)
-    print(f"\nColab {colab.name}, a lesson's install: changes {changed or 'nothing'}; adds {new}")
+    print(f"\nColab {colab.name}, a lesson's install: changes {changed or 'nothing'}; adds {new}; "
+          f"Colab's own unmet requirements: {sorted(missing)}")
     assert not changed, f"a lesson's install would replace preinstalled packages: {changed}"
-    assert new == [f"course-utils {runtime.VERSION}"], f"a lesson's install would add more than the course: {new}"
+    # pip also installs what a package the course requires (IPython) requires and Colab lacks; nothing else
+    extra = [item for item in new if item.split()[0] not in missing | {"course-utils"}]
+    assert f"course-utils {runtime.VERSION}" in new and not extra, f"a lesson's install would add {extra}"
+    colab.install_report()
+    added = colab.conflicts() - before
+    assert not added, f"after the course's install pip would report conflicts: {sorted(added)}"
+    colab.add_probe("course-check-probe", "Requires-Dist: course-utils>9999\n")  # pip check must see a conflict
+    assert any("course-check-probe" in line for line in colab.conflicts() - before), "pip check saw nothing"
 
 
-@pytest.mark.parametrize("colab", [ROOT / "tests" / "colab" / "pip-freeze.txt"], ids=["pip-freeze"], indirect=True)
-def test_an_exercises_colab_install_adds_grading_and_keeps_the_core(colab):
-    # CPU runtime only: the GPU runtime differs in CUDA libraries, which grading does not touch.
-    assert runtime.install_requirement(("grading",)) in EXERCISE_SETUP_CELL
-    installed = colab.resolve(("grading",))
-    changed, new = changes(installed, colab.snapshot)
-    print(f"\nColab {colab.name}, an exercise's install: changes {changed or 'nothing'}; adds {new}")
-    assert "otter-grader" in installed and "course-utils" in installed
-    touched = KEEP & set(changed)
-    assert not touched, f"an exercise's install would replace what lessons and Colab's kernel use: {touched}"
+def test_an_exercise_installs_exactly_what_a_lesson_installs():
+    # grader.check runs the packaged public tests itself (course_utils.grading.student), so an exercise's setup
+    # cell is the lesson's: its Colab install changes nothing either (the test above), and otter stays out.
+    for source in exercise_sources():
+        cells = json.loads((STUDENT / source.name).read_text(encoding="utf-8"))["cells"]
+        first = next(c for c in cells if c["cell_type"] == "code")
+        assert "".join(first["source"]) == SETUP_CELL, f"{source.name}: run `python tools/build.py`"
+    assert "[grading]" not in SETUP_CELL

@@ -8,11 +8,13 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from course_utils.runtime import REPOSITORY
 from tools import build
+from tools import notebook_cells as gen
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +66,11 @@ def test_dependencies_by_use():
     grading_side = [p.read_text(encoding="utf-8") for p in GRADING_MODULES]
     assert _third_party_imports(grading_side + exercises) - lessons == grading
     assert "course-utils[grading]" in PROJECT["optional-dependencies"]["dev"]
+    # students' exercise notebooks need nothing beyond the lessons' packages: grader.check runs without otter
+    students = [src for nb in sorted(build.STUDENT.glob("*.ipynb")) for src in _code(nb)]
+    assert _third_party_imports(students) <= lessons
+    # the student extra is JupyterLab and its kernel, no test tools
+    assert {_name(r) for r in PROJECT["optional-dependencies"]["student"]} == {"jupyterlab", "ipykernel"}
 
 
 def test_python_floor_is_one_and_true():
@@ -107,7 +114,7 @@ def test_lessons_exist_and_are_numbered_uniquely():
 def test_notebook_starts_with_the_course_setup_cell(notebook):
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
-    assert code and "".join(code[0]["source"]) == build.setup_cell_for(notebook), "run `python tools/build.py`"
+    assert code and "".join(code[0]["source"]) == build.SETUP_CELL, "run `python tools/build.py`"
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.name)
@@ -123,9 +130,61 @@ def test_lesson_tells_a_story_and_is_committed_executed(notebook):
     assert build.notebook_title(notebook)
 
 
-def test_setup_cells_and_readme_map_are_in_sync():
-    stale = [nb.name for nb in LESSONS + build.exercise_sources() if build.sync_setup_cell(nb, check=True)]
+def test_setup_cells_generated_cells_and_readme_map_are_in_sync():
+    stale = [nb.name for nb in LESSONS + build.exercise_sources()
+             if build.sync_setup_cell(nb, check=True) or gen.sync_generated_cells(nb, check=True)]
     assert not stale and not build.sync_readme(check=True), "run `python tools/build.py`"
+
+
+def _tagged(notebook: Path, tag: str) -> list[dict]:
+    return [c for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if tag in gen._tags(c)]
+
+
+@pytest.mark.parametrize("notebook", LESSONS + sorted(build.STUDENT.glob("*.ipynb")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_notebook_opens_in_colab_from_its_top_and_links_what_comes_next(notebook):
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    top, last = "".join(cells[0]["source"]), "".join(cells[-1]["source"])
+    assert gen.TOP in gen._tags(cells[0]) and "remove-cell" in gen._tags(cells[0])  # Colab's, not the site's
+    assert f"[![Open In Colab]({gen.BADGE})]({build.colab_url(notebook)})" == top.split("\n")[0]
+    exercise = notebook.parent == build.STUDENT
+    assert ("File → Save a copy in Drive" in top) == (exercise or notebook.name.startswith("00"))
+    assert gen.NEXT in gen._tags(cells[-1])
+    lessons = [p for p in build.site_pages() if not p.exercise]
+    later = [p for p in lessons if p.number > notebook.name[:2]]
+    assert (build.colab_url(later[0].notebook) in last) if later else ("last lesson" in last)
+    for page in build.site_pages():  # a lesson links its exercises, an exercise its lesson, in Colab and locally
+        if page.number == notebook.name[:2] and page.notebook != notebook and page.exercise != exercise:
+            assert build.colab_url(page.notebook) in last
+            assert (notebook.parent / re.search(rf"\]\(([^)]*{page.notebook.name})\)", last)[1]).resolve() \
+                == page.notebook.resolve()
+
+
+def test_lesson_00s_course_map_lists_every_lesson_and_exercise():
+    (cell,) = _tagged(LESSONS[0], gen.COURSE_MAP)
+    text = "".join(cell["source"])
+    assert text.startswith("## The course map") and len(re.findall(r"^\| \d\d \|", text, flags=re.M)) == len(LESSONS)
+    for page in build.site_pages():
+        assert page.title in text and (page.notebook == LESSONS[0] or build.colab_url(page.notebook) in text)
+
+
+def test_generated_cells_are_rewritten_in_place_and_idempotent(tmp_path, monkeypatch):
+    copy = tmp_path / LESSONS[1].name
+    nb = json.loads(LESSONS[1].read_text(encoding="utf-8"))
+    next(c for c in nb["cells"] if gen.TOP in gen._tags(c))["source"] = ["stale"]
+    nb["cells"] = [c for c in nb["cells"] if gen.NEXT not in gen._tags(c)]
+    copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    monkeypatch.setattr(build, "colab_url", lambda notebook: f"colab:{notebook.name}")
+    monkeypatch.setattr(gen, "_student_view", lambda notebook: LESSONS[1] if notebook == copy else notebook)
+    assert gen.sync_generated_cells(copy, check=True) and "stale" in copy.read_text(encoding="utf-8")
+    assert gen.sync_generated_cells(copy, check=False)
+    once = copy.read_text(encoding="utf-8")
+    assert not gen.sync_generated_cells(copy, check=False) and copy.read_text(encoding="utf-8") == once
+    cells = json.loads(once)["cells"]
+    outputs = [c.get("outputs") for c in cells if c["cell_type"] == "code"]
+    assert outputs == [c.get("outputs") for c in json.loads(LESSONS[1].read_text(encoding="utf-8"))["cells"]
+                       if c["cell_type"] == "code"], "code cells and their outputs are never touched"
+    assert [gen._tags(c)[:1] for c in (cells[0], cells[-1])] == [[gen.TOP], [gen.NEXT]]
 
 
 def test_pytest_collects_every_notebook_by_glob():
@@ -198,6 +257,7 @@ def test_lesson_map_has_one_row_per_lesson_and_exercise_in_order():
 
 def test_main_reports_stale_files_and_fails_only_when_checking(monkeypatch, capsys):
     monkeypatch.setattr(build, "sync_setup_cell", lambda nb, check: False)
+    monkeypatch.setattr(gen, "sync_generated_cells", lambda nb, check: False)
     monkeypatch.setattr(build, "sync_readme", lambda check: False)
     monkeypatch.setattr(build, "build_exercise", lambda source, check: [])
     assert build.main(["--check"]) == 0 and "everything is up to date" in capsys.readouterr().out

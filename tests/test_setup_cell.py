@@ -19,7 +19,7 @@ import torch
 from course_utils import runtime
 from tests.venvs import venv_seeing_this_one
 from tools import build
-from tools.build import EXERCISE_SETUP_CELL, ROOT, SETUP_CELL
+from tools.build import ROOT, SETUP_CELL
 
 
 @pytest.fixture
@@ -98,11 +98,18 @@ def _run_in_ipython(python, tmp, cell, source):
 @pytest.mark.pipeline
 def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_like):
     tmp, python = colab_like
-    out = _run_in_ipython(python, tmp, EXERCISE_SETUP_CELL, tmp / "no-such-folder")
+    out = _run_in_ipython(python, tmp, SETUP_CELL, tmp / "no-such-folder")
     assert "RAISED CourseSetupError" in out
-    assert f"CourseSetupError: pip could not install {tmp / 'no-such-folder'}" in out
+    said = f"CourseSetupError: pip could not install {tmp / 'no-such-folder'}: the repository or its tag was not found"
+    assert said in out
     assert "COURSE_INSTALL_SOURCE" in out and "REPOSITORY in course_utils/runtime.py" in out
+    assert "no network" not in out
     assert "Traceback" not in out and "CalledProcessError" not in out, out
+
+    # A host that cannot be reached reads as no network, never as a missing repository (".invalid" never resolves).
+    out = _run_in_ipython(python, tmp, SETUP_CELL, "git+https://course-host.invalid/someone/course@v1")
+    assert "RAISED CourseSetupError" in out and "this runtime has no network" in out, out
+    assert "not found" not in out.split("CourseSetupError:", 1)[-1]
 
     # Then (same fresh venv, to save building another) what an old notebook would get from a branch that
     # moved on: another version is refused, with the same short message, and uninstalled again.
@@ -134,23 +141,33 @@ def test_a_failed_or_wrong_install_says_what_to_do_without_a_traceback(colab_lik
 def test_the_install_is_pinned_to_the_notebooks_version():
     # install_requirement is the one place: tag v<VERSION>, the version pyproject.toml and __version__ read
     assert runtime.install_requirement().endswith(f"@v{runtime.VERSION}")
-    for cell, extras in ((SETUP_CELL, ()), (EXERCISE_SETUP_CELL, ("grading",))):
-        assert f'"{runtime.install_requirement(extras)}"' in cell
-        assert f'"{runtime.install_requirement(extras, ref=runtime.BRANCH)}"' in cell  # the fallback
-        assert f'version("course-utils") != "{runtime.VERSION}"' in cell
-    assert "[grading]" in EXERCISE_SETUP_CELL and "[grading]" not in SETUP_CELL
+    assert f'"{runtime.install_requirement()}"' in SETUP_CELL
+    assert f'"{runtime.install_requirement(ref=runtime.BRANCH)}"' in SETUP_CELL  # the fallback
+    assert f'version("course-utils") != "{runtime.VERSION}"' in SETUP_CELL
+    assert "[grading]" not in SETUP_CELL, "exercises' checks need no otter-grader: one cell, the course alone"
+
+
+@pytest.mark.unit
+def test_colab_shows_the_cell_as_one_line_and_the_build_still_finds_it():
+    first, second = SETUP_CELL.splitlines()[:2]
+    # Colab's form syntax: a first line "# @title TITLE { display-mode: "form" }" collapses the cell to its title
+    assert re.fullmatch(r'# @title Course setup \{ display-mode: "form" \}', first), first
+    assert second.startswith(build.SETUP_MARKER) and build.is_setup_cell(SETUP_CELL)
+    assert build.is_setup_cell("# Course setup: a cell from before the form title")
 
 
 @pytest.mark.pipeline
-def test_outside_colab_the_cell_installs_nothing(colab_like):
+def test_a_local_kernel_without_the_course_is_told_what_to_run(colab_like):
     tmp, python = colab_like
-    # Without google.colab the cell must not call pip; course_utils is then simply missing here.
-    env = {**os.environ, "COURSE_INSTALL_SOURCE": "/nonexistent"}
-    env.pop("PYTHONPATH", None)
+    # Not hosted (no Colab, Kaggle or Binder) and no COURSE_INSTALL_SOURCE: the cell must not call pip on
+    # someone's own Python; it names the command that installs the course into this kernel.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "COURSE_INSTALL_SOURCE")
+           and not k.startswith(("KAGGLE_", "BINDER_"))}
     proc = subprocess.run([python, "-c", SETUP_CELL], capture_output=True, text=True, env=env, cwd=tmp,
                           timeout=120)
-    assert "ModuleNotFoundError: No module named 'course_utils'" in proc.stderr
-    assert "pip" not in proc.stderr.lower()
+    assert proc.returncode != 0 and "course_utils is not installed in this kernel's Python" in proc.stderr
+    assert f'%pip install "{runtime.install_requirement()}"' in proc.stderr
+    assert "Installing" not in proc.stdout, "pip must not run outside a hosted notebook unless asked to"
 
 
 @pytest.mark.unit
@@ -176,14 +193,13 @@ def test_a_tagged_version_is_never_changed():
 @pytest.mark.unit
 def test_the_cell_is_its_template_filled_in_and_ruff_checks_the_template():
     template = build.SETUP_TEMPLATE.read_text(encoding="utf-8")
-    body = template[template.index(f"\n{build.SETUP_MARKER}:") + 1:].rstrip("\n").splitlines()
-    for cell in (SETUP_CELL, EXERCISE_SETUP_CELL):
-        compile(cell, "setup_cell", "exec")
-        lines = cell.splitlines()
-        assert lines[0].startswith(build.SETUP_MARKER) and not cell.endswith("\n") and "$" not in cell
-        # the template line for line; only the lines with a placeholder differ
-        assert len(lines) == len(body)
-        assert [a for a, b in zip(lines, body, strict=True) if "$" not in b] == [b for b in body if "$" not in b]
+    body = template[template.index(f"\n{build.SETUP_TITLE}") + 1:].rstrip("\n").splitlines()
+    compile(SETUP_CELL, "setup_cell", "exec")
+    lines = SETUP_CELL.splitlines()
+    assert build.is_setup_cell(SETUP_CELL) and not SETUP_CELL.endswith("\n") and "$" not in SETUP_CELL
+    # the template line for line; only the lines with a placeholder differ
+    assert len(lines) == len(body)
+    assert [a for a, b in zip(lines, body, strict=True) if "$" not in b] == [b for b in body if "$" not in b]
     # ruff lints the template (pyproject.toml excludes notebooks, not tools/), so the cell's code is checked
     listed = subprocess.run([sys.executable, "-m", "ruff", "check", "--show-files", "."], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout

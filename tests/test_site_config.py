@@ -191,7 +191,7 @@ def _requirements(path: Path) -> list[str]:
 def test_binder_installs_pytorch_cpu_wheels_then_the_course():
     assert _requirements(BINDER / "requirements.txt") == [f"--index-url {CPU_INDEX}", "torch", "torchvision"]
     commands = [line for line in _requirements(BINDER / "postBuild") if not line.startswith("set ")]
-    assert commands == ['python -m pip install --no-cache-dir -e ".[grading]"'], commands
+    assert commands == ['python -m pip install --no-cache-dir -e .'], commands
     assert (BINDER / "postBuild").read_text(encoding="utf-8").startswith("#!/bin/bash\n")
     floor = PYPROJECT["project"]["requires-python"].removeprefix(">=")
     assert _requirements(BINDER / "runtime.txt") == [f"python-{floor}"]

@@ -1,11 +1,14 @@
-"""Rebuild everything generated from one source: setup cells, README lesson map, student notebooks.
+"""Rebuild everything generated from one source: setup cells, generated cells, README lesson map, exercises.
 
     python tools/build.py          # rewrite what is stale (`course-build` runs this from a checkout)
     python tools/build.py --check  # list what is stale and exit 1 (used by the tests)
+    python tools/build.py --release OUT  # the public course, for students: no solution, no hidden test
 
-Setup cells are tools/setup_cell.py (a template that ruff lints) filled in with the version and install
-requirements of `course_utils.runtime`; they and the Colab badges are made from `runtime.REPOSITORY`/`BRANCH`,
-so a fork edits that one place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
+Generated markdown cells (a notebook's Colab badge at its top, its links to the next lesson and its exercises,
+lesson 00's course map) are found by their tag and rewritten from `site_pages()`. Setup cells are
+tools/setup_cell.py (a template that ruff lints) filled in with the version and install requirement of
+`course_utils.runtime`; they and the Colab badges are made from `runtime.REPOSITORY`/`BRANCH`, so a fork edits
+that one place and reruns this. Exercise sources (notebooks/exercises/NN_slug.ipynb, with solutions and
 hidden tests) go through `otter assign`, after `course_utils.grading.autograder.prepare_source` has sealed
 their hidden tests and added the autograder's requirements: the student notebook is written to
 notebooks/exercises/student/, its public tests to course_utils/exercise_tests/NN_slug/, and the
@@ -33,15 +36,16 @@ EXERCISES = NOTEBOOKS / "exercises"
 STUDENT = EXERCISES / "student"
 DIST = EXERCISES / "dist"
 TESTS_PKG = ROOT / "course_utils" / "exercise_tests"
-SETUP_MARKER = "# Course setup"
+SETUP_MARKER = "# Course setup"  # a line of every setup cell (and the start of cells from before the form title)
+SETUP_TITLE = "# @title Course setup"  # the cell's first line: Colab shows a cell starting so as one collapsed line
 
 SETUP_TEMPLATE = Path(__file__).with_name("setup_cell.py")  # the cell's code, a Python file that ruff checks
 
 
 def setup_cell(extras: tuple[str, ...] = ()) -> str:
-    """The course setup cell; exercises pass extras=("grading",) so that Colab also installs otter-grader."""
+    """The course setup cell (every lesson and exercise: the course package alone, no otter-grader)."""
     lines = SETUP_TEMPLATE.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.startswith(SETUP_MARKER)), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith((SETUP_TITLE, SETUP_MARKER))), None)
     if start is None:
         raise ValueError(f"{SETUP_TEMPLATE} has no line starting with {SETUP_MARKER!r}: the cell starts there")
     template = string.Template("".join(lines[start:]).rstrip("\n"))
@@ -53,8 +57,12 @@ def setup_cell(extras: tuple[str, ...] = ()) -> str:
     return template.substitute(values)
 
 
-SETUP_CELL = setup_cell()  # lessons: the course package alone
-EXERCISE_SETUP_CELL = setup_cell(("grading",))  # exercises: with otter-grader for grader.check
+SETUP_CELL = setup_cell()  # lessons and exercises alike: grader.check needs no otter-grader (grading.student)
+
+
+def is_setup_cell(text: str) -> bool:
+    """True for a course setup cell, old (starting '# Course setup') or new (the Colab form title first)."""
+    return text.startswith((SETUP_TITLE, SETUP_MARKER))
 
 
 def colab_url(notebook: Path) -> str:
@@ -89,23 +97,18 @@ def notebook_title(notebook: Path) -> str:
     raise ValueError(f"{notebook} has no '# Title' line in a markdown cell")
 
 
-def setup_cell_for(notebook: Path) -> str:
-    """The setup cell a notebook must start with: exercises (sources and student versions) install grading."""
-    return EXERCISE_SETUP_CELL if EXERCISES in notebook.resolve().parents else SETUP_CELL
-
-
 def sync_setup_cell(notebook: Path, check: bool) -> bool:
     """Make the first code cell the course setup cell; True if it was (or would be) changed."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-    expected = setup_cell_for(notebook)
+    expected = SETUP_CELL
     if code and _cell_text(nb["cells"][code[0]]) == expected:
         return False
     if check:
         return True
     cell = {"cell_type": "code", "execution_count": None, "id": "course-setup", "metadata": {},
             "outputs": [], "source": expected.splitlines(keepends=True)}
-    if code and _cell_text(nb["cells"][code[0]]).startswith(SETUP_MARKER):
+    if code and is_setup_cell(_cell_text(nb["cells"][code[0]])):
         old = nb["cells"][code[0]]
         # Outside Colab only the import lines run, so a run's outputs stay true when the install code changes.
         cell.update({k: old[k] for k in ("id", "execution_count", "metadata", "outputs") if k in old})
@@ -133,7 +136,9 @@ class Page(NamedTuple):
 def site_pages() -> list[Page]:
     """Every page of the website in lesson-map order: each lesson, then its exercises."""
     pages = [Page(nb.stem[:2], False, notebook_title(nb), nb) for nb in lesson_notebooks()]
-    pages += [Page(src.stem[:2], True, notebook_title(src), STUDENT / src.name) for src in exercise_sources()]
+    # the sources where they exist (the instructor's master); a public release has only the student versions
+    exercises = exercise_sources() or sorted(STUDENT.glob("[0-9][0-9]_*.ipynb"))
+    pages += [Page(src.stem[:2], True, notebook_title(src), STUDENT / src.name) for src in exercises]
     return sorted(pages, key=lambda page: (page.number, page.exercise, page.notebook.name))
 
 
@@ -170,11 +175,19 @@ def lesson_map() -> str:
     return "| # | Notebook | Page | Colab |\n|---|---|---|---|\n" + "\n".join(lines)
 
 
+def clone_command() -> str:
+    """The README's clone command, made from `runtime.REPOSITORY`."""
+    return f"git clone {repository_url()}.git && cd {REPOSITORY.split('/')[1]}"
+
+
 def sync_readme(check: bool) -> bool:
+    """Rewrite the README's generated blocks (lesson map, clone command); True if they were (or would be) stale."""
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
     new = re.sub(r"(<!-- lesson-map:start -->\n).*?(<!-- lesson-map:end -->)",
                  lambda m: m.group(1) + lesson_map() + "\n" + m.group(2), text, flags=re.S)
+    new = re.sub(r"(<!-- clone:start -->\n).*?(<!-- clone:end -->)",
+                 lambda m: f"{m.group(1)}```bash\n{clone_command()}\n```\n{m.group(2)}", new, flags=re.S)
     if new == text:
         return False
     if not check:
@@ -252,14 +265,31 @@ def build_exercise(source: Path, check: bool) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="report stale files and exit 1; change nothing")
+    parser.add_argument("--release", metavar="OUT", type=Path,
+                        help="write the public, student-facing course into the new (or empty) folder OUT: no "
+                             "solutions, hidden tests or autograder zips (see tools/release.py)")
     args = parser.parse_args(argv)
-    stale = [str(nb.relative_to(ROOT)) + " (setup cell)"
-             for nb in lesson_notebooks() + exercise_sources() if sync_setup_cell(nb, args.check)]
+    if str(ROOT) not in sys.path:  # run as a script: tools/ is importable from the checkout's root
+        sys.path.insert(0, str(ROOT))
+    from tools import notebook_cells
+
+    if args.release is not None:
+        from tools.release import write_release
+
+        try:
+            return write_release(args.release)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    notebooks = lesson_notebooks() + exercise_sources()
+    stale = [str(nb.relative_to(ROOT)) + " (setup cell)" for nb in notebooks if sync_setup_cell(nb, args.check)]
+    stale += [str(nb.relative_to(ROOT)) + " (generated cells)" for nb in notebooks
+              if notebook_cells.sync_generated_cells(nb, args.check)]
     for source in exercise_sources():
         stale += build_exercise(source, args.check)
     # the package must know every exercise's tests before the README lists it
     if sync_readme(args.check):
-        stale.append("README.md (lesson map)")
+        stale.append("README.md (lesson map, clone command)")
     verb = "stale" if args.check else "rebuilt"
     for item in stale:
         print(f"{verb}: {item}")
