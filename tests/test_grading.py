@@ -29,7 +29,7 @@ import pytest
 from course_utils.grading import GradeReport, autograder, check_close, grade
 from course_utils.grading.classroom import default_jobs
 from course_utils.grading.supervise import TOKEN_VARIABLE
-from tools import build
+from tools import build, notebook_cells
 
 pytestmark = pytest.mark.pipeline
 
@@ -209,7 +209,8 @@ def hostile_jobs(built, tmp: Path) -> dict[str, tuple[str, dict]]:
     nb = solution(built, "04_elbo")  # kills its kernel after question 1
     jobs["kernel dies"] = ("04_elbo", with_cell(nb, "import os\nos._exit(1)", after="toy_elbo"))
     nb = solution(built, "01_bernoulli_pixels")  # the cell that answers question 1 then loops forever
-    nb["cells"][_cell_defining(nb, "bernoulli_mle")]["source"] += "\n\n\nwhile True:\n    pass\n"
+    # an endless loop that sleeps: it holds its grading until the time-out without taking a core from the others
+    nb["cells"][_cell_defining(nb, "bernoulli_mle")]["source"] += "\n\nimport time\n\nwhile True:\n    time.sleep(1)\n"
     jobs["loops forever"] = ("01_bernoulli_pixels", nb)
     jobs["NaN, honest"] = ("02_gaussian_kl", answered("02_gaussian_kl", NAN))
     jobs["zeros, honest"] = ("02_gaussian_kl", answered("02_gaussian_kl", ZEROS))
@@ -224,12 +225,14 @@ def graded(built):
     tmp = Path(tempfile.mkdtemp(prefix="course-grading-"))
     control = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"],
                                env={**os.environ, TOKEN_VARIABLE: "not-a-grading-run"})  # grading must not touch it
-    jobs = {}
+    hostile = hostile_jobs(built, tmp)
+    # the loop first: it waits out its time-out while the other gradings run beside it
+    jobs = {"loops forever": (*hostile.pop("loops forever"), SKIPPING_TIMEOUT)}
+    for name, (stem, nb) in hostile.items():
+        jobs[name] = (stem, nb, TIMEOUT)
     for stem in STEMS:
         jobs[f"{stem} solution"] = (stem, solution(built, stem), TIMEOUT)
         jobs[f"{stem} untouched"] = (stem, student(stem), TIMEOUT)
-    for name, (stem, nb) in hostile_jobs(built, tmp).items():
-        jobs[name] = (stem, nb, SKIPPING_TIMEOUT if name == "loops forever" else TIMEOUT)
     paths = {}
     for name, (_, nb, _) in jobs.items():
         paths[name] = tmp / f"{name.replace(' ', '_')}.ipynb"
@@ -238,7 +241,8 @@ def graded(built):
     os.environ["OMP_NUM_THREADS"] = "1"  # several kernels share the cores
     started = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=default_jobs()) as pool:
+        # one grading per core, plus one for the loop, which sleeps until its time-out
+        with ThreadPoolExecutor(max_workers=default_jobs() + 1) as pool:
             futures = {name: pool.submit(grade, paths[name], zip_of(built, stem), timeout)
                        for name, (stem, _, timeout) in jobs.items()}
             reports = {name: future.result() for name, future in futures.items()}
@@ -506,13 +510,15 @@ def test_student_notebooks_read_their_tests_from_the_package():
 @pytest.mark.parametrize("source", SOURCES, ids=STEMS)
 def test_notebook_says_how_points_split_and_how_to_submit(source):
     nb = json.loads(source.read_text(encoding="utf-8"))
-    markdown = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    generated = {notebook_cells.TOP, notebook_cells.NEXT, notebook_cells.COURSE_MAP}  # the build's navigation
+    written = [c for c in nb["cells"] if not generated & set(c.get("metadata", {}).get("tags", []))]
+    markdown = ["".join(c["source"]) for c in written if c["cell_type"] == "markdown"]
     for question, (visible, hidden) in autograder.point_split(nb).items():
         assert hidden > visible, f"{question}: hidden tests must carry most of the points"
         heading = f"— {visible + hidden:g} points ({visible:g} visible checks, {hidden:g} hidden tests)"
         assert any(heading in text for text in markdown), f"{source.name}: no heading says {heading!r} for {question}"
-    last = markdown[-1]
-    assert "".join(nb["cells"][-1]["source"]) == last and last.startswith("## How to submit")
+    last = markdown[-1]  # the last cell the author wrote
+    assert "".join(written[-1]["source"]) == last and last.startswith("## How to submit")
     assert f"`{source.name}`" in last and "JupyterLab" in last and "Colab" in last
 
 
