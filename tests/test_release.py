@@ -88,41 +88,60 @@ def test_a_lesson_runs_under_nbval_from_the_release_alone(out):
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
-# Runs in the release with its package: the source's code without its test cells (the solution), or the
-# student notebook's code, each cell on; then every question's public checks. Prints {question: passed}.
+# Runs in the release with its package, in one process (one torch import for all twenty runs): for each
+# (notebook, exercise, kind), the source's code without its test cells (the solution), or the student
+# notebook's code, each cell in a fresh namespace; then every question's public checks. Prints
+# {"exercise kind": {question: passed}}, or the error that stopped a solution.
 CHECK = """
-import json, sys
+import json, sys, traceback
 from course_utils.grading import notebook_grader
-path, name, solution = sys.argv[1], sys.argv[2], sys.argv[3] == "solution"
-env, in_tests = {"__name__": "__main__"}, False
-for cell in json.load(open(path, encoding="utf-8"))["cells"]:
-    text = "".join(cell["source"])
-    if cell["cell_type"] == "raw":
-        in_tests = text.startswith("# BEGIN TESTS") or (in_tests and not text.startswith("# END TESTS"))
-    elif cell["cell_type"] == "code" and not in_tests and "grader.check" not in text:
-        try:
-            exec(compile(text, path, "exec"), env)
-        except Exception as err:  # a blank student cell may fail: its question's checks must then fail too
-            if solution:
-                raise
-            print("cell failed:", type(err).__name__, file=sys.stderr)
 import course_utils
-assert course_utils.__file__.startswith(sys.argv[4]), course_utils.__file__
-results = notebook_grader(name).check_all(env)
-print(json.dumps({r.question: r.passed for r in results}))
+assert course_utils.__file__.startswith(sys.argv[1]), course_utils.__file__
+
+def run(path, name, solution):
+    env, in_tests = {"__name__": "__main__"}, False
+    for cell in json.load(open(path, encoding="utf-8"))["cells"]:
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "raw":
+            in_tests = text.startswith("# BEGIN TESTS") or (in_tests and not text.startswith("# END TESTS"))
+        elif cell["cell_type"] == "code" and not in_tests and "grader.check" not in text:
+            try:
+                exec(compile(text, path, "exec"), env)
+            except Exception as err:  # a blank student cell may fail: its question's checks must then fail too
+                if solution:
+                    raise
+                print("cell failed:", type(err).__name__, file=sys.stderr)
+    return {r.question: r.passed for r in notebook_grader(name).check_all(env)}
+
+outcome = {}
+for path, name, kind in json.loads(sys.argv[2]):
+    try:
+        outcome[f"{name} {kind}"] = run(path, name, kind == "solution")
+    except Exception:
+        outcome[f"{name} {kind}"] = traceback.format_exc()[-3000:]
+print(json.dumps(outcome))
 """
 
 
+@pytest.fixture(scope="module")
+def checked(out) -> dict:
+    """Every exercise's public checks on its solution and on its blank student notebook, run in the release."""
+    runs = [(str(source), source.stem, "solution") for source in build.exercise_sources()]
+    runs += [(str(out / "notebooks" / "exercises" / "student" / source.name), source.stem, "blank")
+             for source in build.exercise_sources()]
+    proc = subprocess.run([sys.executable, "-c", CHECK, str(out), json.dumps(runs)], cwd=out, env=_env(out),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 @pytest.mark.parametrize("source", build.exercise_sources(), ids=lambda p: p.stem)
-def test_each_exercises_public_checks_pass_on_the_solution_and_fail_on_the_blank(out, source):
-    outcome = {}
-    for kind, notebook in (("solution", source), ("blank", out / "notebooks" / "exercises" / "student" / source.name)):
-        proc = subprocess.run([sys.executable, "-c", CHECK, str(notebook), source.stem, kind, str(out)], cwd=out,
-                              env=_env(out), capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"{kind}: {proc.stdout[-2000:]}{proc.stderr[-3000:]}"
-        outcome[kind] = json.loads(proc.stdout.splitlines()[-1])
-    assert outcome["solution"] and all(outcome["solution"].values()), outcome["solution"]
-    assert set(outcome["blank"]) == set(outcome["solution"]) and not any(outcome["blank"].values()), outcome["blank"]
+def test_each_exercises_public_checks_pass_on_the_solution_and_fail_on_the_blank(checked, source):
+    solution, blank = checked[f"{source.stem} solution"], checked[f"{source.stem} blank"]
+    assert isinstance(solution, dict), f"the solution stopped:\n{solution}"
+    assert isinstance(blank, dict), f"the blank notebook stopped the checks:\n{blank}"
+    assert solution and all(solution.values()), solution
+    assert set(blank) == set(solution) and not any(blank.values()), blank
 
 
 def test_a_release_never_overwrites_and_stays_outside_the_checkout(tmp_path, capsys):
