@@ -198,9 +198,9 @@ def test_python_m_course_utils_grading_imports_each_module_once():
     assert "course_utils.grading.classroom" in ours
     assert len(ours) == len(set(ours)), sorted(n for n in ours if ours.count(n) > 1)
     assert "course_utils.grading.__main__" not in ours  # run once, as __main__, never imported again
-    lone = subprocess.run([sys.executable, "-X", "importtime", "-c", "import course_utils.grading.grade"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=True)
-    assert "course_utils.grading.classroom" not in lone.stderr  # grade.py does not import classroom.py
+    lone = subprocess.run([sys.executable, "-X", "importtime", "-c", "import course_utils.grading.submission"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    assert "course_utils.grading.classroom" not in lone.stderr  # submission.py does not import classroom.py
 
 
 @pytest.mark.unit

@@ -17,7 +17,7 @@ from tools import build
 
 ROOT = build.ROOT
 # course_utils/grading/: what students call stays (student.py, behind __init__.py); the instructor's side goes
-INSTRUCTOR_MODULES = ("grade.py", "classroom.py", "autograder.py", "sealed.py", "supervise.py", "__main__.py")
+INSTRUCTOR_MODULES = ("submission.py", "classroom.py", "autograder.py", "sealed.py", "supervise.py", "__main__.py")
 # copied as they are (folders and top-level files), less caches and local build products
 COPIED = ("figures", "site", ".binder", ".github", "LICENSE", "LICENSE-content.md", "CHANGELOG.md",
           "tools/build.py", "tools/setup_cell.py")  # tools/build.py: site/conf.py makes the site's contents with it

@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .autograder import autograder_info
-from .grade import GradeReport, grade
+from .submission import GradeReport, grade
 from .supervise import HookError, check_hooks
 
 

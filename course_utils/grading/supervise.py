@@ -2,7 +2,7 @@
 
     python -m course_utils.grading.supervise AUTOGRADER.zip SUBMISSION.ipynb OUT_DIR TIMEOUT
 
-`course_utils.grading.grade` starts this with a token in the environment. The supervisor makes
+`course_utils.grading.submission.grade` starts this with a token in the environment. The supervisor makes
 itself a *child subreaper* (Linux), so a process that the submission starts and that leaves its
 process group or session (a double fork, `setsid`) is re-parented here instead of to init; it runs
 `otter run` in-process, records the cell that the kernel is executing, and at the end — finished,
