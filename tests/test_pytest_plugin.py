@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.pipeline  # runs pytest itself in a child process: seconds each
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEN = """

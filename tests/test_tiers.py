@@ -10,7 +10,7 @@ import pytest
 from tools.build import ROOT
 from tools.pytest_plugin import TIERS
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.pipeline  # runs pytest itself in a child process: seconds each
 
 
 def _collect(folder, *args: str) -> subprocess.CompletedProcess:
