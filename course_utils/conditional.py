@@ -15,7 +15,13 @@ from typing import NamedTuple
 import torch
 
 from .checks import check_count, check_labels, check_mask, check_pixels, draw_device
-from .evaluation import decode_samples, iw_log_likelihood, iw_log_marginal, standard_normal_log_prob
+from .evaluation import (
+    decode_samples,
+    iw_log_likelihood,
+    iw_log_marginal,
+    pixel_log_likelihoods,
+    standard_normal_log_prob,
+)
 from .models import encode_batch, eval_mode
 from .objectives import bernoulli_log_probs
 
@@ -83,7 +89,8 @@ def iw_conditional(
     estimates of p(x) and p(x_observed); how fast their logs converge differs.
     """
     x, y = _prepare(model, x, y, num_samples)
-    hidden = ~check_mask(observed, x.shape[1]).to(x.device)
+    observed = check_mask(observed, x.shape[1]).to(x.device)
+    weights = torch.stack([torch.ones_like(x[0]), observed.to(x.dtype)])  # every pixel; the observed ones
     if proposal is not None and (proposal[0].shape != proposal[1].shape or len(proposal[0]) != len(x)):
         raise ValueError(f"proposal must be (mu, logvar) of the same shape, (N, d) or (N, M, d) with N = {len(x)}")
     parts = []
@@ -99,9 +106,8 @@ def iw_conditional(
 
             def log_joints(z: torch.Tensor, xb: torch.Tensor = xb, yb: torch.Tensor | None = yb):
                 """(log p(x, z), log p(x_o, z)), (S, B) each: the pixels' log-probabilities summed over all or o."""
-                log_pixels = bernoulli_log_probs(decode_samples(model, z, yb), xb)  # (S, B, D)
-                log_observed = (log_pixels * ~hidden).sum(-1) + standard_normal_log_prob(z)
-                return log_observed + (log_pixels * hidden).sum(-1), log_observed
+                log_all, log_observed = pixel_log_likelihoods(model, z, xb, yb, weights) + standard_normal_log_prob(z)
+                return log_all, log_observed
 
             (log_px, log_obs), (_, ess) = iw_log_marginal(log_joints, mu, logvar, num_samples, chunk_size=chunk_size,
                                                           generator=generator, with_ess=True)

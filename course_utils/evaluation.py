@@ -18,14 +18,15 @@ from functools import partial
 
 import torch
 
-from .checks import check_count, check_gaussian, draw_device, flatten_pixels
+from .checks import check_count, check_gaussian, check_labels, draw_device, flatten_pixels
 from .info import LOG_2PI
 from .models import decode_batch, encode_batch, eval_mode
 from .objectives import bernoulli_log_probs
 
 LogJoints = torch.Tensor | tuple[torch.Tensor, ...]
 
-ROWS_PER_CHUNK = 2**15  # (sample, image) pairs decoded at once: 2^15 x 784 floats is about 100 MB
+ROWS_PER_CHUNK = 2**15  # (sample, image) pairs drawn at once: 2^15 codes of 50 floats are 6.5 MB
+ROWS_IN_CACHE = 1024  # of those, decoded at once on a CPU (see pixel_log_likelihoods)
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
@@ -159,8 +160,99 @@ def iw_log_likelihood(
 
 
 def vae_log_joint(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
-    """log p(x | z) + log p(z), (S, B), for samples z (S, B, d) of images x (B, D): one decode of all S·B codes."""
-    return bernoulli_log_probs(decode_samples(model, z, y), x).sum(-1) + standard_normal_log_prob(z)
+    """log p(x | z) + log p(z), (S, B), for samples z (S, B, d) of images x (B, D)."""
+    return pixel_log_likelihoods(model, z, x, y)[0] + standard_normal_log_prob(z)
+
+
+def pixel_log_likelihoods(model: torch.nn.Module, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None = None,
+                          weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_d w_jd log p(x_d | z) for every pixel weighting w_j (rows of `weights` (J, D), default all ones): (J, S, B).
+
+    Samples z (S, B, d) of images x (B, D). A mask as weights sums over the pixels it keeps. An MLP decoder
+    (Linear and ReLU layers, the course's VAE and CVAE) takes the fast path: with logits l = h Wᵀ + c of the
+    last hidden layer h, log p(x | z) = Σ_d [x_d l_d − softplus(l_d)] = h·(Wᵀ x) + x·c − Σ_d softplus(l_d), so
+    only the softplus needs every logit, and the logits are made and used a few samples at a time, while
+    they are in the cache. Any other model decodes every sample (decode_samples).
+    """
+    weights = torch.ones(1, x.shape[-1], device=x.device, dtype=x.dtype) if weights is None else weights.to(x)
+    layers = _mlp_layers(model, z, x, y)
+    if layers is None:  # any other decoder, or gradients wanted: all logits at once
+        log_probs = bernoulli_log_probs(decode_samples(model, z, y), x)  # (S, B, D)
+        return torch.stack([(log_probs * w).sum(-1) for w in weights])
+    *hidden, last = layers
+    num_samples, batch, _ = z.shape
+    label = None if y is None else torch.nn.functional.one_hot(
+        check_labels(y, batch, "labels y", model.config.num_classes).to(z.device), model.config.num_classes).to(z)
+    xw = weights[:, None, :] * x  # (J, B, D): the pixels each weighting counts
+    image_terms = (xw @ last.weight).transpose(0, 1)  # (B, J, H): Wᵀ (w ⊙ x) of every image
+    image_bias = xw @ last.bias  # (J, B): (w ⊙ x)·c
+    every_pixel = len(weights) == 1 and bool((weights == 1).all())
+    out = torch.empty(len(weights), num_samples, batch, device=z.device, dtype=z.dtype)
+    step = max(1, _rows_in_cache(z.device) // batch)  # samples per block: its logits fit in the cache
+    buffers = {}  # the layers' outputs: new memory for every block would cost a page fault per 4 kB
+    for start in range(0, num_samples, step):
+        zb = z[start : start + step].transpose(0, 1)  # (B, s, d): rows image by image
+        s = zb.shape[1]
+        h = zb if label is None else torch.cat([zb, label[:, None].expand(-1, s, -1)], -1)
+        h = h.reshape(batch * s, -1)
+        for i, layer in enumerate(hidden):  # Linear and ReLU, in place, into buffers kept from block to block
+            h = _linear(layer, h, buffers, i) if isinstance(layer, torch.nn.Linear) else h.relu_()
+        x_dot_logits = torch.bmm(h.view(batch, s, -1), image_terms.transpose(1, 2))  # (B, s, J): h·Wᵀ(w ⊙ x)
+        logits = _linear(last, h, buffers, len(hidden))  # (B·s, D)
+        softplus = softplus_sum(logits)[:, None] if every_pixel else (
+            logits.clamp(min=0) - torch.sigmoid(logits.abs()).log_()) @ weights.T  # (B·s, J)
+        out[:, start : start + s] = (x_dot_logits - softplus.view(batch, s, -1)).permute(2, 1, 0) + image_bias[:, None]
+    return out
+
+
+def _linear(layer: torch.nn.Linear, h: torch.Tensor, buffers: dict, i: int) -> torch.Tensor:
+    """layer(h) written into buffers[i] (made, or remade for a smaller last block, as needed)."""
+    shape = (len(h), layer.out_features)
+    if i not in buffers or buffers[i].shape != shape:
+        buffers[i] = torch.empty(shape, device=h.device, dtype=h.dtype)
+    return torch.addmm(layer.bias, h, layer.weight.T, out=buffers[i])
+
+
+def softplus_sum(logits: torch.Tensor) -> torch.Tensor:
+    """Σ_d softplus(l_d) = Σ_d log(1 + e^{l_d}) over the last dimension, (R, D) -> (R,); overwrites `logits`.
+
+    softplus(l) = relu(l) − log σ(|l|), and σ(|l|) lies in [½, 1), so a product of 16 of them is at least
+    2⁻¹⁶: the logarithm is taken of products of 16 factors (halving the row four times while its length is
+    even), a sixteenth of the logarithms, exact to float32 rounding.
+    """
+    relu_sum = logits.clamp(min=0).sum(-1)
+    factors = logits.abs_().sigmoid_()
+    for _ in range(4):
+        if factors.shape[-1] % 2:
+            break
+        half = factors.shape[-1] // 2
+        factors = factors[..., :half] * factors[..., half:]
+    return relu_sum - factors.log_().sum(-1)
+
+
+def _mlp_layers(model: torch.nn.Module, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None) -> list | None:
+    """The decoder's layers when decode(z, y) is an MLP of Linear and ReLU layers on [z, one-hot y], the labels
+    are as the model needs them, the dtypes agree and no gradient is wanted (the fast path writes in place);
+    else None."""
+    from .models import VAE
+
+    decoder = getattr(model, "decoder", None)
+    if not (isinstance(model, VAE) and type(model).decode is VAE.decode and isinstance(decoder, torch.nn.Sequential)):
+        return None
+    layers = list(decoder)
+    if (not layers or not isinstance(layers[0], torch.nn.Linear) or not isinstance(layers[-1], torch.nn.Linear)
+            or not all(type(m) in (torch.nn.Linear, torch.nn.ReLU) for m in layers)):
+        return None
+    if model.needs_labels != (y is not None) or torch.is_grad_enabled() or not (
+            z.dtype == x.dtype == layers[-1].weight.dtype):
+        return None
+    return layers
+
+
+def _rows_in_cache(device: torch.device) -> int:
+    """(sample, image) rows decoded at once on the fast path: 1024 rows of 784 logits (3 MB) stay in a CPU's
+    cache (fewer rows make the matrix products slower, more spill to memory); a GPU wants them all at once."""
+    return ROWS_IN_CACHE if device.type == "cpu" else ROWS_PER_CHUNK
 
 
 def decode_samples(model: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
