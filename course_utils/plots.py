@@ -94,7 +94,7 @@ def show_images(
         raise ValueError(f"{len(row_labels)} row labels for {nrows} rows of {ncol} images")
     masks = None if hidden is None else _hidden_masks(hidden, len(images), height, width)  # (N, H, W) bool
     row_height = scale + (0.25 if labels is not None else 0.0)  # room for each row's labels
-    left = 0.1 + 0.07 * max(map(len, map(str, row_labels))) if row_labels is not None else 0.0  # inches
+    left = 0.1 + 0.07 * max(map(len, map(str, row_labels))) if row_labels is not None else 0.0  # inches, labels
     top = 0.35 if title else 0.0  # inches kept free for the title, so it never covers the first row
     fig_width, fig_height = scale * ncol + left, row_height * nrows + top
     fig, axes = plt.subplots(nrows, ncol, figsize=(fig_width, fig_height), squeeze=False)
@@ -106,9 +106,12 @@ def show_images(
                 ax.set_title(str(labels[i]), fontsize=8, pad=2)
             if masks is not None and masks[i].any():
                 _shade(ax, masks[i].numpy())
-    for r, text in enumerate(row_labels or []):
-        axes[r, 0].text(-0.08, 0.5, str(text), transform=axes[r, 0].transAxes, ha="right", va="center",
-                        fontsize=8)  # tight_layout below makes room for it
+    for r, text in enumerate(row_labels or []):  # a y-label, which tight_layout below makes room for
+        ax = axes[r, 0]
+        ax.axis("on")
+        ax.set(xticks=[], yticks=[])
+        ax.spines[:].set_visible(False)
+        ax.set_ylabel(str(text), rotation=0, ha="right", va="center", fontsize=8)
     if title:
         fig.suptitle(title, y=1 - 0.04 / fig_height, va="top")
     fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - top / fig_height))
