@@ -177,7 +177,7 @@ def scatter_codes(ax: plt.Axes, z: torch.Tensor, labels: torch.Tensor, colorbar:
             ax.text(x, y, str(digit), ha="center", va="center", fontsize=12, fontweight="bold", color="black",
                     path_effects=halo)
     if colorbar:
-        ax.figure.colorbar(points, ax=ax, ticks=range(10), label="digit")
+        ax.figure.colorbar(points, ax=ax, ticks=range(10), label="digit", shrink=0.85)
     return points
 
 
