@@ -193,11 +193,11 @@ def plot_curves(
     if not curves:
         raise ValueError("no curves to plot: pass a mapping like {'train loss': [..]}")
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    styles = series_styles(len(curves))
+    styles = series_styles(len(curves)) if len(curves) <= 10 else [{}] * len(curves)  # more: matplotlib's cycle
     for (label, values), style in zip(curves.items(), styles, strict=True):
         values = [float(v) for v in values]
-        ax.plot(range(1, len(values) + 1), values, **{**style, "marker": style["marker"] if len(values) < 30 else None},
-                label=label)
+        marker = style.get("marker", "o") if len(values) < 30 else None
+        ax.plot(range(1, len(values) + 1), values, **{**style, "marker": marker}, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:

@@ -50,6 +50,14 @@ def test_show_images_rejects_bad_shapes(images, message):
         show_images(images)
 
 
+def test_plot_curves_styles_each_series_apart():
+    fig = plot_curves({"a": [1.0, 2.0], "b": [2.0, 1.0]})
+    a, b = fig.axes[0].lines
+    assert a.get_color() != b.get_color() and a.get_marker() != b.get_marker()
+    fig = plot_curves({str(i): [float(i)] * 3 for i in range(12)})  # past the ten styles: matplotlib's cycle
+    assert len(fig.axes[0].lines) == 12
+
+
 def test_plot_curves_needs_curves():
     with pytest.raises(ValueError, match="no curves"):
         plot_curves({})
