@@ -25,16 +25,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 # colour blindness, plus the grey of his 'bright' scheme: muted's own tenth colour, pale grey #DDDDDD, is meant
 # for missing data and nearly vanishes on white. Under simulated protanopia, deuteranopia and tritanopia
 # (tests/test_palette.py) every two of the ten differ by CIELAB dE >= 10. Ten hues are still too many to name
-# at a glance, so plots also write the digits. Which digit gets which colour: the assignment that keeps the
-# pairs of digits whose codes overlap in lessons 03, 06 and 07 (4-7-9, 2-3-5-8, 0-6, 5-6, 2-6) the furthest
-# apart (dE >= 36 under every simulation) among all 10! assignments.
+# at a glance, so plots also write the digits. Which digit gets which colour: the assignment, among all 10!,
+# that keeps the pairs of digits whose codes overlap in lessons 03, 06 and 07 (OVERLAPPING_DIGITS) the furthest
+# apart: dE >= 36 under every simulation.
 TOL_MUTED = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499")
 DIGIT_COLORS = ("#44AA99", "#CC6677", "#88CCEE", "#DDCC77", "#332288",
                 "#AA4499", "#999933", "#882255", "#117733", "#BBBBBB")  # DIGIT_COLORS[d]: the colour of digit d
 DIGIT_CMAP = ListedColormap(DIGIT_COLORS, name="course_digits")
 HIDDEN_COLOR = "#EE7733"  # Tol's 'vibrant' orange: the tint of hidden (masked) pixels, hatched as well
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
-
+OVERLAPPING_DIGITS = ((4, 9), (4, 7), (7, 9), (2, 3), (3, 5), (3, 8), (5, 8), (2, 8), (2, 6), (0, 6), (5, 6))
 
 
 def series_styles(n: int) -> list[dict]:

@@ -16,7 +16,7 @@ import pytest
 import torch
 from matplotlib.colors import to_rgb
 
-from course_utils.plots import DIGIT_CMAP, DIGIT_COLORS, TOL_MUTED, scatter_codes, series_styles
+from course_utils.plots import DIGIT_CMAP, DIGIT_COLORS, OVERLAPPING_DIGITS, TOL_MUTED, scatter_codes, series_styles
 
 pytestmark = pytest.mark.unit
 
@@ -83,6 +83,12 @@ def test_matplotlibs_tab10_fails_the_check_that_the_course_palette_passes():
 def test_the_ten_digit_colours_differ_by_delta_e_10_under_each_simulation(deficiency):
     assert len(set(DIGIT_COLORS)) == 10
     assert smallest_difference(DIGIT_COLORS, deficiency) >= MIN_DELTA_E
+
+
+@pytest.mark.parametrize("deficiency", [None, *MACHADO_2009])
+def test_digits_whose_codes_overlap_get_colours_three_times_further_apart(deficiency):
+    for a, b in OVERLAPPING_DIGITS:  # neighbours on the maps of lessons 03, 06 and 07
+        assert smallest_difference([DIGIT_COLORS[a], DIGIT_COLORS[b]], deficiency) >= 3 * MIN_DELTA_E
 
 
 def test_the_digit_colour_map_gives_digit_d_its_colour():
