@@ -95,7 +95,7 @@ def show_images(
     masks = None if hidden is None else _hidden_masks(hidden, len(images), height, width)  # (N, H, W) bool
     row_height = scale + (0.25 if labels is not None else 0.0)  # room for each row's labels
     left = 0.1 + 0.07 * max(map(len, map(str, row_labels))) if row_labels is not None else 0.0  # inches, labels
-    top = 0.35 if title else 0.0  # inches kept free for the title, so it never covers the first row
+    top = 0.3 if title else 0.0  # inches kept free for the title, so it never covers the first row
     fig_width, fig_height = scale * ncol + left, row_height * nrows + top
     fig, axes = plt.subplots(nrows, ncol, figsize=(fig_width, fig_height), squeeze=False)
     for i, ax in enumerate(axes.flat):
