@@ -175,3 +175,37 @@ def test_a_latent_view_displays_its_widget_and_index_boxes_stay_in_range(monkeyp
     monkeypatch.setattr("IPython.display.display", shown.append)
     view._ipython_display_()
     assert shown == [view.widget]
+
+
+def _map_axes(fig) -> list:
+    return [ax for ax in fig.axes if ax.collections]  # the maps of codes (the image slots hold no points)
+
+
+def test_maps_name_the_digits_and_keep_every_point_and_label_inside(data):
+    models = {"autoencoder": data["ae2"], "VAE": data["vae2"]}
+    codes = {name: ls.encode_dataset(m, data["x"]) for name, m in models.items()}
+    explorer = lw.explorer_2d(models, codes, data["labels"])
+    for ax, z in zip(_map_axes(explorer.canvas.fig), codes.values(), strict=True):
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        assert x0 < z[:, 0].min() and z[:, 0].max() < x1 and y0 < z[:, 1].min() and z[:, 1].max() < y1
+        assert sorted(t.get_text() for t in ax.texts) == sorted(str(d) for d in data["labels"].unique().tolist())
+    posterior = lw.posterior_view(data["vae2"], data["x"], data["labels"])
+    fig = posterior.canvas.fig
+    (ax,) = _map_axes(fig)
+    renderer = fig.canvas.get_renderer()
+    for label in (ax.xaxis.label, ax.yaxis.label):  # the map's axis labels are inside the picture the widget sends
+        box = label.get_window_extent(renderer)
+        assert label.get_text() and box.y0 >= 0 and box.x0 >= 0
+
+
+def test_every_slider_keeps_a_usable_track_beside_its_description(data):
+    views = [lw.explorer_2d({"VAE": data["vae2"]}, {"VAE": ls.encode_dataset(data["vae2"], data["x"])}, data["labels"]),
+             lw.interpolation_view({"VAE": data["vae5"]}, data["x"]),
+             lw.traversal_view(data["vae5"], data["x"], [0, 1, 2, 3, 4], torch.ones(5), torch.ones(5)),
+             lw.sampling_view(data["vae5"], data["x"])]
+    sliders = [c for view in views for c in view.controls.values() if isinstance(c, ipywidgets.FloatSlider)]
+    assert len(sliders) == 5
+    for s in sliders:
+        label, width = int(s.style.description_width.removesuffix("px")), int(s.layout.width.removesuffix("px"))
+        assert label >= 7 * len(s.description)  # about 7 px a character at the notebook's 13 px font
+        assert width - label >= wc.SLIDER_TRACK_PX >= 150 and s.layout.flex == "0 0 auto"  # the row cannot squeeze it

@@ -124,18 +124,28 @@ def assemble(controls: list, canvas: Canvas, update: Callable, css: str, state: 
         else:
             control.observe(redraw, names="value")
     view.update = redraw
-    view.widget = w.VBox([w.HBox([c for _, c in controls]), readout, image])
+    row = w.HBox([c for _, c in controls], layout=w.Layout(flex_flow="row wrap"))  # wraps rather than squeezes
+    view.widget = w.VBox([row, readout, image])
     view.widget.add_class(css)
     redraw()
     return view
 
 
+SLIDER_TRACK_PX = 200  # every slider's track, however long its description: a 27-pixel track cannot be dragged
+
+
 def slider(description: str, value: float, low: float, high: float, step: float):
-    """A float slider that updates while dragged (continuous_update), readout with 2 decimals."""
+    """A float slider that updates while dragged (continuous_update), readout with 2 decimals.
+
+    The description gets a width from its length (8 px a character) and the track SLIDER_TRACK_PX more, with
+    room for the readout; the slider does not shrink in its row, so a long description never eats the track.
+    """
     import ipywidgets as w
 
+    label = 8 * len(description) + 8
     return w.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                         continuous_update=True, readout_format=".2f", style={"description_width": "initial"})
+                         continuous_update=True, readout_format=".2f", style={"description_width": f"{label}px"},
+                         layout=w.Layout(width=f"{label + SLIDER_TRACK_PX + 60}px", flex="0 0 auto"))
 
 
 def index_box(description: str, value: int, size: int):

@@ -27,10 +27,11 @@ def explorer_2d(models: dict[str, nn.Module], codes: dict[str, torch.Tensor], la
     maps, slots, boxes, spacing = {}, {}, {}, {}
     for k, (name, z) in enumerate(codes.items()):
         maps[name], slots[name] = fig.add_subplot(grid[0, 2 * k]), fig.add_subplot(grid[0, 2 * k + 1])
-        scatter_codes(maps[name], z, labels, colorbar=False, s=1)
+        scatter_codes(maps[name], z, labels, colorbar=False, s=1)  # digits written at their classes' medians
         boxes[name] = (z.min(0).values, z.max(0).values)
-        maps[name].set_xlim(boxes[name][0][0].item(), boxes[name][1][0].item())
-        maps[name].set_ylim(boxes[name][0][1].item(), boxes[name][1][1].item())
+        pad = 0.03 * (boxes[name][1] - boxes[name][0])  # a margin, so points on the box's edge are not cut
+        maps[name].set_xlim(boxes[name][0][0].item() - pad[0].item(), boxes[name][1][0].item() + pad[0].item())
+        maps[name].set_ylim(boxes[name][0][1].item() - pad[1].item(), boxes[name][1][1].item() + pad[1].item())
         maps[name].set_title(f"{name}: codes of test digits", fontsize=9)
         slot(slots[name], "decode(z)")
         spacing[name] = ls.code_spacing(z).median().item()  # typical distance between neighbouring real codes
@@ -144,7 +145,7 @@ def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_
     mu, logvar = ls.encode_posterior(model, x)
     fig = figure(9.6, 3.4)
     grid = fig.add_gridspec(2, 1 + num_draws // 2, width_ratios=[2 * num_draws // 2, *[1] * (num_draws // 2)],
-                            wspace=0.1, hspace=0.3)
+                            wspace=0.1, hspace=0.3, bottom=0.16)  # bottom: room for the map's z_1 label
     scatter = fig.add_subplot(grid[:, 0])
     scatter_codes(scatter, mu, labels, colorbar=False, s=1)
     scatter.set_title("means μ(x) of the test set; the chosen q(z|x)", fontsize=9)
