@@ -21,7 +21,8 @@ import torch
 from .checks import check_count, check_gaussian, check_labels, draw_device, flatten_pixels
 from .info import LOG_2PI
 from .models import decode_batch, encode_batch, eval_mode
-from .objectives import bernoulli_log_probs
+from .objectives import bernoulli_log_probs, softplus_sum
+from .progress import Counter
 
 LogJoints = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -138,25 +139,33 @@ def iw_log_likelihood(
     batch_size: int = 100,
     chunk_size: int | None = None,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
+    progress: bool | str = False,
+    with_ess: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Importance-weighted log p(x) in nats, one per image (N,), for a VAE-like model; log p(x | y) given labels.
 
     The model needs `encode(x, y) -> (mu, logvar)` of q(z|x) and `decode(z, y) -> logits` of Bernoulli
     pixels (y None for a model without labels), with the prior p(z) = N(0, I). Images must be binary for
-    a log-probability (grey targets give a number, but not the log-probability of anything).
-    k = num_samples; k = 1 is a one-sample ELBO.
+    a log-probability (a grey image gives, in expectation, a lower bound on the average log p of its random
+    binarizations; lesson 08, section 7).
+    k = num_samples; k = 1 is a one-sample ELBO. `progress` (True, or a label) shows the images done and
+    the time left. `with_ess=True` also returns each image's effective sample size (Σw)² / Σw², 1..k.
     """
     x = flatten_pixels(x)  # (N, D)
     device = next(model.parameters()).device
-    estimates = []
-    with eval_mode(model):
+    estimates, sizes = [], []
+    label = progress if isinstance(progress, str) else f"log p(x), k = {num_samples}"
+    with eval_mode(model), Counter(label, len(x), "images", enabled=bool(progress)) as count:
         for i in range(0, len(x), batch_size):
             xb = x[i : i + batch_size].to(device)  # (B, D)
             yb = None if y is None else y[i : i + batch_size].to(device)
             mu, logvar = encode_batch(model, xb, yb)
-            estimates.append(iw_log_marginal(partial(vae_log_joint, model, xb, yb), mu, logvar, num_samples,
-                                             chunk_size=chunk_size, generator=generator))
-    return torch.cat(estimates)
+            estimate, ess = iw_log_marginal(partial(vae_log_joint, model, xb, yb), mu, logvar, num_samples,
+                                            chunk_size=chunk_size, generator=generator, with_ess=True)
+            estimates.append(estimate)
+            sizes.append(ess)
+            count.add(len(xb))
+    return (torch.cat(estimates), torch.cat(sizes)) if with_ess else torch.cat(estimates)
 
 
 def vae_log_joint(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
@@ -211,23 +220,6 @@ def _linear(layer: torch.nn.Linear, h: torch.Tensor, buffers: dict, i: int) -> t
     if i not in buffers or buffers[i].shape != shape:
         buffers[i] = torch.empty(shape, device=h.device, dtype=h.dtype)
     return torch.addmm(layer.bias, h, layer.weight.T, out=buffers[i])
-
-
-def softplus_sum(logits: torch.Tensor) -> torch.Tensor:
-    """Σ_d softplus(l_d) = Σ_d log(1 + e^{l_d}) over the last dimension, (R, D) -> (R,); overwrites `logits`.
-
-    softplus(l) = relu(l) − log σ(|l|), and σ(|l|) lies in [½, 1), so a product of 16 of them is at least
-    2⁻¹⁶: the logarithm is taken of products of 16 factors (halving the row four times while its length is
-    even), a sixteenth of the logarithms, exact to float32 rounding.
-    """
-    relu_sum = logits.clamp(min=0).sum(-1)
-    factors = logits.abs_().sigmoid_()
-    for _ in range(4):
-        if factors.shape[-1] % 2:
-            break
-        half = factors.shape[-1] // 2
-        factors = factors[..., :half] * factors[..., half:]
-    return relu_sum - factors.log_().sum(-1)
 
 
 def _mlp_layers(model: torch.nn.Module, z: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None) -> list | None:

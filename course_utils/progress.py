@@ -1,4 +1,5 @@
-"""Where training stands: one line updated in place in a notebook, a tqdm bar in a terminal."""
+"""Where training (Progress) or a long computation (Counter) stands: one line updated in place in a notebook,
+a tqdm bar in a terminal."""
 
 from __future__ import annotations
 
@@ -77,6 +78,50 @@ class Progress:
             self.bar.close()
         elif self.handle is not None:
             self._show(self.summary(history))
+
+
+class Counter:
+    """Items done of a total, with the time so far and an estimate of the time left, as a context manager.
+
+    `with Counter("scoring", 10_000, "digits", enabled=True) as count: ... count.add(100)`. In a notebook it is
+    a plain-text line updated at most once a second (a saved notebook keeps the final line); in a terminal
+    a tqdm bar; nothing when not enabled.
+    """
+
+    def __init__(self, label: str, total: int, unit: str, enabled: bool) -> None:
+        self.label, self.total, self.unit, self.done = label, total, unit, 0
+        self.start = self.shown = time.perf_counter()
+        self.handle = self.bar = None
+        if enabled and _in_notebook():
+            from IPython.display import display
+
+            self.handle = display({"text/plain": f"{label}: starting"}, raw=True, display_id=True)
+        elif enabled:
+            self.bar = tqdm(total=total, unit=unit, desc=label)
+
+    def __enter__(self) -> Counter:
+        return self
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+        elif self.handle is not None and (time.perf_counter() - self.shown > 1.0 or self.done >= self.total):
+            self._show()
+
+    def _show(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        line = f"{self.label}: {self.done:,}/{self.total:,} {self.unit}, {elapsed:.0f} s"
+        if 0 < self.done < self.total:
+            line += f", about {elapsed * (self.total - self.done) / self.done:.0f} s left"
+        self.handle.update({"text/plain": line}, raw=True)
+        self.shown = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.handle is not None:
+            self._show()
 
 
 def _in_notebook() -> bool:

@@ -30,6 +30,8 @@ from .objectives import LossTerms, kl_weight, weighted_loss
 from .progress import Progress
 from .runtime import get_device
 
+SYNC_EVERY = 50  # steps between reads of a GPU's losses (see _Loop._check_finite)
+
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
@@ -115,6 +117,7 @@ class _Loop:
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
                 self.optimizer, T_max=config.epochs * self.steps_per_epoch)
         self.epoch = self.step = 0
+        self.finite: torch.Tensor | None = None  # on a GPU: were all losses since the last read finite?
 
     def train_epoch(self) -> list[torch.Tensor]:
         """One pass over the shuffled training set; returns each batch's (loss, recon, KL) summed over its images."""
@@ -132,22 +135,49 @@ class _Loop:
             terms = self.model.loss_terms(x, y, generator=self.generator)
             global_step = self.epoch * self.steps_per_epoch + step
             loss = weighted_loss(terms, kl_weight(global_step, self.config.beta, self.warmup_steps))
-            value = loss.item()  # waits for the step on a GPU: the price of stopping at the first NaN
-            if not math.isfinite(value):
-                raise TrainingDivergedError(
-                    f"the loss became {value} at epoch {self.epoch + 1}, step {step + 1} of "
-                    f"{self.steps_per_epoch}; training stopped"
-                    + (f" and the last good checkpoint {self.checkpoint_path} was kept" if self.checkpoint_path else "")
-                    + ". Try a smaller lr, or check the data for NaN values."
-                )
+            self._check_finite(loss, step)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
             batch_sums.append(_row(terms).detach() * len(x))  # summed once per epoch, exactly
-            self.bar.step(self.epoch, step, value)
+            self.bar.step(self.epoch, step, loss.detach())  # a GPU's value is read only when the bar shows it
+        self._check_finite(None, self.steps_per_epoch - 1)
         return batch_sums
+
+    def _check_finite(self, loss: torch.Tensor | None, step: int) -> None:
+        """TrainingDivergedError once a loss is NaN or infinite.
+
+        On a CPU every step's loss is read at once (reading costs nothing), so training stops before the
+        bad step's update. A GPU queues its steps ahead of Python, and reading a value waits for all of
+        them; so there the losses are checked on the device and read every SYNC_EVERY steps and at the end
+        of the epoch: the weights in memory may then hold a few bad updates, but a checkpoint is written
+        only after a finished epoch, so the last good one is kept on disk either way.
+        """
+        if loss is not None and _reads_every_step(loss.device):
+            value = loss.item()
+            bad, when = not math.isfinite(value), f"became {value} at epoch {self.epoch + 1}, step {step + 1}"
+        else:
+            if loss is not None:
+                finite = torch.isfinite(loss.detach())
+                self.finite = finite if self.finite is None else self.finite & finite
+                if (step + 1) % SYNC_EVERY:
+                    return
+            bad = self.finite is not None and not bool(self.finite)
+            self.finite = None
+            when = f"became NaN or infinite at epoch {self.epoch + 1}, by step {step + 1}"
+        if bad:
+            raise TrainingDivergedError(
+                f"the loss {when} of {self.steps_per_epoch}; training stopped"
+                + (f" and the last good checkpoint {self.checkpoint_path} was kept" if self.checkpoint_path else "")
+                + ". Try a smaller lr, or check the data for NaN values."
+            )
+
+
+def _reads_every_step(device: torch.device) -> bool:
+    """Whether fit reads every step's loss at once: on a CPU reading costs nothing; a GPU would wait for it."""
+    return device.type == "cpu"
 
 
 def _test_epoch(model: Trainable, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator,

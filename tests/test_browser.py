@@ -309,6 +309,11 @@ def test_lesson_07_explorer_redraws_when_a_slider_moves(lab, pages):
     with step(f"finding the latent explorer's image and readout in {notebook}"):
         image.scroll_into_view_if_needed()
         before, text_before, src_before = image.screenshot(), readout.inner_text(), image.get_attribute("src")
+    with step(f"measuring the explorer's slider tracks in {notebook}"):
+        boxes = [track.bounding_box(timeout=10_000) for track in explorer.locator(".noUi-target").all()]
+        tracks = [box["width"] for box in boxes if box]
+        # a long description once left the z_1 slider a 27-pixel track: every track needs room to be dragged
+        assert tracks and min(tracks) >= 150, f"the explorer's slider tracks are {tracks} px wide"
     (ARTIFACTS / "07_explorer_before.png").write_bytes(before)
     _press(page, explorer.locator(".noUi-handle").first, 10, f"the explorer's z_1 slider in {notebook}")
     after = _changed(image, before, f"the explorer's image in {notebook}")

@@ -247,3 +247,32 @@ def test_in_a_notebook_the_saved_output_is_the_last_line_not_a_bar(monkeypatch):
     final, note = shown[-1].splitlines()  # what a saved notebook keeps: the final numbers, then the note
     assert final.startswith("fit on cpu: 2/2 epochs in ") and final.endswith("KL 25.00) nats per image")
     assert note == "a note"
+
+
+def test_a_long_computation_counts_its_items_and_ends_on_the_final_line(monkeypatch, capsys):
+    # course_utils.progress.Counter (lesson 08's scoreboard: importance sampling with progress=...): in a
+    # notebook a plain line, updated, that ends at total/total; in a terminal a tqdm bar; off: nothing at all.
+    import IPython.display
+
+    from course_utils import progress as module
+    from course_utils.evaluation import iw_log_likelihood
+
+    shown = []
+
+    class Handle:
+        def update(self, obj, raw):
+            shown.append(obj["text/plain"])
+
+    monkeypatch.setattr(module, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw, display_id: shown.append(obj["text/plain"])
+                        or Handle())
+    model, x = VAE(hidden_dim=8, latent_dim=2), torch.bernoulli(torch.full((250, 784), 0.2))
+    iw_log_likelihood(model, x, 5, batch_size=100, progress="scoring")
+    assert shown[0] == "scoring: starting"
+    assert shown[-1].startswith("scoring: 250/250 images, ") and "left" not in shown[-1]
+    monkeypatch.setattr(module, "_in_notebook", lambda: False)
+    shown.clear()
+    iw_log_likelihood(model, x, 5, batch_size=100)  # progress off: no line, no bar
+    assert not shown and capsys.readouterr().err == ""
+    iw_log_likelihood(model, x, 5, batch_size=100, progress=True)  # a terminal: tqdm's bar on stderr
+    assert "log p(x), k = 5" in capsys.readouterr().err

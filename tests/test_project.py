@@ -240,8 +240,8 @@ def test_ruff_check_passes():
 
 def test_lesson_map_has_one_row_per_lesson_and_exercise_in_order():
     rows = build.lesson_map().splitlines()
-    assert rows[:2] == ["| # | Notebook | Page | Colab |", "|---|---|---|---|"]
-    body = rows[2:]
+    assert rows[:2] == ["| # | Notebook | Page | Colab | Full run |", "|---|---|---|---|---|"]
+    body = [row for row in rows[2:] if row.startswith("| ")]
     assert len(body) == len(LESSONS) + len(build.exercise_sources())
     assert [row.split("|")[1].strip() for row in body] == sorted(row.split("|")[1].strip() for row in body)
     for nb in LESSONS:
@@ -251,6 +251,13 @@ def test_lesson_map_has_one_row_per_lesson_and_exercise_in_order():
         assert build.colab_url(build.STUDENT / src.name) in build.lesson_map()
     for page in build.site_pages():  # each row links its page on the website, at the address runtime.REPOSITORY gives
         assert f"[page]({build.site_url()}{page.docname}.html)" in build.lesson_map()
+    times = build.lesson_times()  # each lesson's measured full run (benchmarks/lesson_times.py); none for exercises
+    for page, row in zip(build.site_pages(), body, strict=True):
+        full = row.split("|")[-2].strip()
+        measured = [device for device, entry in times.items()
+                    if page.notebook.stem in entry["lessons"] and not page.exercise]
+        assert full == "" if page.exercise else (full == "not measured") == (not measured), row
+        assert all(f"min {device.upper()}" in full for device in measured), row
     owner, name = REPOSITORY.split("/")  # GitHub Pages: https://OWNER.github.io/NAME/, host names in lower case
     assert build.site_url() == f"https://{owner.lower()}.github.io/{name}/"
 

@@ -5,6 +5,7 @@ from dataclasses import FrozenInstanceError, asdict
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from course_utils import checkpoint, train
 from course_utils.data import load_mnist
@@ -102,6 +103,45 @@ def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint(tmp_path,
     assert len(history.train_loss) == 1  # the checkpoint of epoch 1, the last good one
     assert all(torch.isfinite(p).all() for p in saved.parameters())
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_a_gpu_reads_no_loss_per_step_and_still_stops_on_nan(tmp_path, monkeypatch):
+    # The GPU path, on a CPU: losses are checked on the device and read every SYNC_EVERY steps and at the end
+    # of each epoch, never one value per step; a NaN still stops training, and the last good checkpoint stays.
+    import course_utils.train as train
+
+    monkeypatch.setattr(train, "_reads_every_step", lambda device: False)
+    reads = []
+    item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: reads.append(1) or item(self))
+    counts = []
+    for epochs in (1, 3):
+        reads.clear()
+        fit(_small_vae(), _tiny_data(), epochs=epochs, batch_size=100, progress=False)
+        counts.append(len(reads))
+    assert counts[0] == counts[1]  # only the data check at the start reads a value: none per step or epoch
+    path = tmp_path / "vae.pt"
+    _fail_at(monkeypatch, call=5, error=None)  # 3 steps per epoch: call 5 is epoch 2, step 2
+    with pytest.raises(TrainingDivergedError, match=r"NaN or infinite at epoch 2, by step 3 of 3.*vae\.pt was kept"):
+        fit(_small_vae(), _tiny_data(), epochs=3, batch_size=100, checkpoint_path=path, progress=False)
+    saved, history = load_checkpoint(path)
+    assert len(history.train_loss) == 1 and all(torch.isfinite(p).all() for p in saved.parameters())
+
+
+def test_training_is_bit_for_bit_what_bce_with_logits_gives(monkeypatch):
+    # bernoulli_nll computes its value with softplus_sum but takes BCE-with-logits' gradient, σ(l) − x, as
+    # is: the same seed gives the same weights, bit for bit, and losses equal to float32 rounding.
+    import course_utils.objectives as objectives
+
+    runs = []
+    for nll in (objectives.bernoulli_nll,
+                lambda logits, x: F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)):
+        monkeypatch.setattr(objectives, "bernoulli_nll", nll)
+        model = _small_vae()
+        runs.append((model, fit(model, _tiny_data(), epochs=2, batch_size=100, binarize="dynamic", progress=False)))
+    (fast, fast_history), (plain, plain_history) = runs
+    assert all(torch.equal(a, b) for a, b in zip(fast.parameters(), plain.parameters(), strict=True))
+    assert fast_history.train_loss == pytest.approx(plain_history.train_loss, rel=1e-6)
 
 
 def test_keyboard_interrupt_returns_history_so_far(tmp_path, monkeypatch):

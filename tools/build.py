@@ -163,16 +163,37 @@ def site_sources() -> list[Path]:
                                                              ROOT / "course_utils" / "runtime.py"]
 
 
+LESSON_TIMES = ROOT / "benchmarks" / "lesson_times.json"  # written by benchmarks/lesson_times.py
+
+
+def lesson_times() -> dict[str, dict]:
+    """The measured full-mode times: {"cpu" or "gpu": {"lessons": {notebook stem: seconds}, "machine", "date"}}."""
+    return json.loads(LESSON_TIMES.read_text(encoding="utf-8")) if LESSON_TIMES.exists() else {}
+
+
+def _duration(seconds: float) -> str:
+    return "under 1 min" if seconds < 60 else f"{round(seconds / 60)} min"
+
+
 def lesson_map() -> str:
-    """The README's lesson map: one line per lesson and exercise, with its website page and its Colab badge."""
+    """The README's lesson map: one line per lesson and exercise, with its website page, its Colab badge and
+    how long the lesson's full mode takes (benchmarks/lesson_times.py), then where those times were measured."""
     badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    times = lesson_times()
     lines = []
     for page in site_pages():
         rel = page.notebook.relative_to(ROOT).as_posix()
         text = f"Exercise: [{page.title}]({rel})" if page.exercise else f"[{page.title}]({rel})"
         url = f"{site_url()}{page.docname}.html"
-        lines.append(f"| {page.number} | {text} | [page]({url}) | {badge}({colab_url(page.notebook)}) |")
-    return "| # | Notebook | Page | Colab |\n|---|---|---|---|\n" + "\n".join(lines)
+        measured = [f"{_duration(entry['lessons'][page.notebook.stem])} {device.upper()}"
+                    for device, entry in sorted(times.items()) if page.notebook.stem in entry["lessons"]]
+        full = "" if page.exercise else ", ".join(measured) or "not measured"
+        lines.append(f"| {page.number} | {text} | [page]({url}) | {badge}({colab_url(page.notebook)}) | {full} |")
+    where = "".join(f"\n\n{device.upper()}: {entry['machine']}, measured {entry['date']}."
+                    for device, entry in sorted(times.items()))
+    return ("| # | Notebook | Page | Colab | Full run |\n|---|---|---|---|---|\n" + "\n".join(lines)
+            + "\n\n*Full run*: the wall time of the lesson from top to bottom in full mode, measured by "
+            "`benchmarks/lesson_times.py`; fast mode (`COURSE_FAST=1`) takes seconds to a minute." + where)
 
 
 def clone_command() -> str:

@@ -1,0 +1,62 @@
+"""The benchmark scripts run, and report what their docstrings promise (smoke runs on a few images).
+
+Pipeline tier: each starts a fresh interpreter, as a user runs it. The numbers they print are measurements,
+not checked here (timings belong in benchmarks, never in assertions); what is checked is that every row
+and ratio they promise is there, and that lesson_times records a lesson's time where tools/build.py reads it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(script: str, *args: str, env: dict | None = None) -> str:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, capture_output=True,
+                          text=True, encoding="utf-8", timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_evaluation_benchmark_reports_evaluator_loop_and_floor():
+    out = _run("evaluation_benchmark.py", "--images", "3", "--k", "40", "--repeats", "1", "--threads", "1")
+    for row in ("torch.mm floor", "course evaluator", "plain per-image loop", "evaluator − loop:",
+                "whole test set (10,000 digits)"):
+        assert row in out, out
+
+
+def test_training_benchmark_reports_floor_engine_and_reference():
+    out = _run("training_benchmark.py", "--images", "512", "--rounds", "1", "--threads", "1")
+    for row in ("GEMM-only floor", "course engine (fit)", "DataLoader loop", "÷ floor"):
+        assert row in out, out
+
+
+def test_lesson_times_records_each_lesson_for_the_lesson_map(tmp_path):
+    # A one-cell "lesson" in a folder of its own, timed by the script as it times the real ones.
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "a", "metadata": {}, "outputs": [],
+                           "source": ["import os\n", "print(os.environ.get('COURSE_FAST', 'full mode'))"]}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (lessons / "00_tiny.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    script = (f"import sys; sys.argv = ['lesson_times.py', '00', '--out', {str(tmp_path / 'out')!r}]\n"
+              f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import lesson_times as t\n"
+              f"from pathlib import Path; t.NOTEBOOKS = Path({str(lessons)!r}); "
+              f"t.RESULTS = Path({str(tmp_path / 'times.json')!r}); t.main()")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8",
+                          timeout=300, env={**os.environ, "COURSE_FAST": "1", "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    times = json.loads((tmp_path / "times.json").read_text(encoding="utf-8"))
+    assert set(times) == {"cpu"} and set(times["cpu"]["lessons"]) == {"00_tiny"}
+    assert times["cpu"]["lessons"]["00_tiny"] >= 0 and "CPU cores" in times["cpu"]["machine"]
+    executed = json.loads((tmp_path / "out" / "00_tiny.ipynb").read_text(encoding="utf-8"))
+    assert "".join(executed["cells"][0]["outputs"][0]["text"]) == "full mode\n"  # COURSE_FAST was unset: full mode
