@@ -1,5 +1,6 @@
 """Tools for looking inside a trained code space: encode a data set, decode codes, grids, interpolation,
-traversals, active units, posterior ellipses, temperature samples and nearest neighbours.
+traversals, active units, posterior ellipses, temperature samples, nearest neighbours, the codes' convex hull
+and the aggregate posterior's density.
 
 encode_dataset, decode_images and grid_codes are used from notebooks/03_autoencoder.ipynb on (lesson 03
 once wrote them inline), quantile_grid from notebooks/06_vae.ipynb; the rest is derived in
@@ -195,3 +196,49 @@ def code_spacing(z: torch.Tensor) -> torch.Tensor:
     if len(z) < 2:
         raise ValueError("need at least two codes to measure their spacing")
     return nearest_neighbours(z[::2], z[1::2])[0]
+
+
+def inside_hull(points: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Which 2-D points (P, 2) lie inside the convex hull of the codes (N, 2): a boolean mask (P,).
+
+    The hull by Andrew's monotone chain; a point is inside when it lies on the inner side of every edge.
+    """
+    codes, points = _check_codes(codes).double(), points.double()
+    if codes.shape[1] != 2 or points.dim() != 2 or points.shape[1] != 2:
+        raise ValueError(f"inside_hull works in 2-D: codes (N, 2) and points (P, 2), got {tuple(codes.shape)} and "
+                         f"{tuple(points.shape)}")
+    ordered = sorted(set(map(tuple, codes.tolist())))
+    if len(ordered) < 3:
+        raise ValueError("a convex hull needs at least three distinct codes")
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    hull = []
+    for sequence in (ordered, ordered[::-1]):  # the lower chain, then the upper one: counter-clockwise
+        chain = []
+        for p in sequence:
+            while len(chain) >= 2 and cross(chain[-2], chain[-1], p) <= 0:
+                chain.pop()
+            chain.append(p)
+        hull += chain[:-1]
+    corners = torch.tensor(hull, dtype=torch.float64)  # (M, 2), counter-clockwise
+    edges = corners.roll(-1, 0) - corners  # (M, 2)
+    to_point = points[:, None, :] - corners[None]  # (P, M, 2)
+    side = edges[None, :, 0] * to_point[..., 1] - edges[None, :, 1] * to_point[..., 0]  # (P, M): left of edge > 0
+    return (side >= 0).all(1)
+
+
+def aggregate_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, batch_size: int = 512
+                          ) -> torch.Tensor:
+    """log q(z) of the aggregate posterior q(z) = (1/N) Σ_n N(z; μ_n, diag σ_n²), at each point z (P, d): (P,)."""
+    z, mu, logvar = z.double(), mu.double(), logvar.double()
+    if z.dim() != 2 or mu.shape != logvar.shape or mu.shape[1:] != z.shape[1:]:
+        raise ValueError(f"z must be (P, d) and mu, logvar (N, d) alike, got {tuple(z.shape)}, {tuple(mu.shape)}, "
+                         f"{tuple(logvar.shape)}")
+    parts = []
+    for start in range(0, len(z), batch_size):  # (batch, N, d) at a time
+        diff = (z[start:start + batch_size, None] - mu) ** 2 / logvar.exp()
+        log_n = -0.5 * (diff + logvar + math.log(2 * math.pi)).sum(-1)  # (batch, N): log N(z; μ_n, σ_n²)
+        parts.append(log_n.logsumexp(1) - math.log(len(mu)))
+    return torch.cat(parts)

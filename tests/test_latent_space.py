@@ -203,3 +203,33 @@ def test_scatter_codes_draws_every_code():
     assert len(points.get_offsets()) == 40 and ax.get_xlabel() == "$z_1$"
     with pytest.raises(ValueError, match="2-D codes"):
         scatter_codes(ax, torch.randn(40, 3), torch.zeros(40))
+
+
+def test_inside_hull_keeps_convex_combinations_and_rejects_points_beyond():
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randn(300, 2, generator=g) * torch.tensor([3.0, 0.5])  # an elongated cloud
+    weights = torch.rand(500, 300, generator=g) ** 8  # convex combinations: inside the hull by definition
+    combos = (weights / weights.sum(1, keepdim=True)) @ codes
+    assert ls.inside_hull(combos, codes).all()
+    assert ls.inside_hull(codes, codes).all()  # every code is in its own hull (on it, for the corners)
+    far = torch.tensor([[codes[:, 0].max() + 0.1, 0.0], [0.0, codes[:, 1].min() - 0.1], [100.0, 100.0]])
+    assert not ls.inside_hull(far, codes).any()
+    square = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.5, 0.5]])
+    points = torch.tensor([[0.5, 0.99], [0.01, 0.5], [1.01, 0.5], [0.5, -0.01]])
+    assert ls.inside_hull(points, square).tolist() == [True, True, False, False]
+    with pytest.raises(ValueError, match="three distinct"):
+        ls.inside_hull(points, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="2-D"):
+        ls.inside_hull(points, torch.zeros(5, 3))
+
+
+def test_aggregate_log_density_is_the_mixture_of_the_posteriors():
+    from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+    g = torch.Generator().manual_seed(1)
+    mu, logvar = torch.randn(50, 3, generator=g), torch.randn(50, 3, generator=g) * 0.5
+    z = torch.randn(7, 3, generator=g) * 2
+    mixture = MixtureSameFamily(Categorical(torch.ones(50)), Independent(Normal(mu, (0.5 * logvar).exp()), 1))
+    torch.testing.assert_close(ls.aggregate_log_density(z, mu, logvar, batch_size=3), mixture.log_prob(z).double())
+    with pytest.raises(ValueError, match="mu, logvar"):
+        ls.aggregate_log_density(z, mu, logvar[:, :2])
