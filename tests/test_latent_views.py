@@ -106,6 +106,7 @@ def test_traversal_moves_one_coordinate_and_an_ignored_one_changes_nothing(data)
 
 def test_posterior_draws_come_from_the_chosen_images_q(data):
     view = lw.posterior_view(data["vae2"], data["x"], data["labels"], num_draws=8, index=5)
+    assert view.state["z"].shape == (8, 2) and "red: 8 draws" in view.readout.value  # num_draws draws, no fewer
     first = view.state["z"].clone()
     view.controls["redraw"].click()
     assert not torch.equal(first, view.state["z"]) and "test digit 5" in view.readout.value

@@ -139,24 +139,25 @@ def traversal_view(model: nn.Module, x: torch.Tensor, order: list[int], kl: torc
     return assemble(controls, canvas, update, "course-traversal", state)
 
 
-def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_draws: int = 8, index: int = 0,
+def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_draws: int = 7, index: int = 0,
                    generator: torch.Generator | None = None) -> LatentView:
-    """Pick a test image: its q(z|x) 2-sigma ellipse and draws on the 2-D map, and the draws decoded."""
+    """Pick a test image: its q(z|x) 2-sigma ellipse and `num_draws` draws on the 2-D map, and the draws decoded."""
     mu, logvar = ls.encode_posterior(model, x)
     fig = figure(9.6, 3.4)
-    grid = fig.add_gridspec(2, 1 + num_draws // 2, width_ratios=[2 * num_draws // 2, *[1] * (num_draws // 2)],
+    columns = (num_draws + 2) // 2  # the image and its draws, in two rows
+    grid = fig.add_gridspec(2, 1 + columns, width_ratios=[2 * columns, *[1] * columns],
                             wspace=0.1, hspace=0.3, bottom=0.16)  # bottom: room for the map's z_1 label
     scatter = fig.add_subplot(grid[:, 0])
     scatter_codes(scatter, mu, labels, colorbar=False, s=1)
     scatter.set_title("means μ(x) of the test set; the chosen q(z|x)", fontsize=9)
-    draws_axes = [fig.add_subplot(grid[r, 1 + k]) for r in range(2) for k in range(num_draws // 2)]
+    draws_axes = [fig.add_subplot(grid[r, 1 + k]) for r in range(2) for k in range(columns)][: 1 + num_draws]
     for k, ax in enumerate(draws_axes):
         slot(ax, "x" if k == 0 else f"draw {k}")
     canvas, state = Canvas(fig), {}
 
     def update(c) -> str:
         i = c["index"].value
-        z = mu[i] + (0.5 * logvar[i]).exp() * torch.randn(num_draws - 1, 2, generator=generator)  # z ~ q(z|x)
+        z = mu[i] + (0.5 * logvar[i]).exp() * torch.randn(num_draws, 2, generator=generator)  # z ~ q(z|x)
         images = ls.decode_images(model, z)
         canvas.mark(scatter, z, RED, radius=2, width=0)
         canvas.mark(scatter, ls.posterior_ellipse(mu[i], logvar[i], num_std=2.0, num_points=240), BLACK, 0, 0)
@@ -166,7 +167,7 @@ def posterior_view(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, num_
         state.update(z=z, images=images)
         sigma = (0.5 * logvar[i]).exp()
         return (f"test digit {i} (label {int(labels[i])}): μ = ({mu[i, 0]:.2f}, {mu[i, 1]:.2f}), "
-                f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}); black: the 2σ ellipse of q(z|x), red: {num_draws - 1} draws")
+                f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}); black: the 2σ ellipse of q(z|x), red: {num_draws} draws")
 
     import ipywidgets as w
 
