@@ -20,7 +20,7 @@ import torch
 
 from .checks import check_count, check_gaussian, check_labels, draw_device, flatten_pixels
 from .info import LOG_2PI
-from .models import decode_batch, encode_batch, eval_mode
+from .models import VAE, decode_batch, encode_batch, eval_mode
 from .objectives import bernoulli_log_probs, softplus_sum
 from .progress import Counter
 
@@ -226,8 +226,6 @@ def _mlp_layers(model: torch.nn.Module, z: torch.Tensor, x: torch.Tensor, y: tor
     """The decoder's layers when decode(z, y) is an MLP of Linear and ReLU layers on [z, one-hot y], the labels
     are as the model needs them, the dtypes agree and no gradient is wanted (the fast path writes in place);
     else None."""
-    from .models import VAE
-
     decoder = getattr(model, "decoder", None)
     if not (isinstance(model, VAE) and type(model).decode is VAE.decode and isinstance(decoder, torch.nn.Sequential)):
         return None
