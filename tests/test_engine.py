@@ -226,7 +226,9 @@ def test_progress_ends_on_a_plain_line_with_the_final_numbers(capsys):
     assert capsys.readouterr().out == "interrupted\n"
 
 
-def test_in_a_notebook_the_saved_output_is_the_last_line_not_a_bar(monkeypatch):
+@pytest.fixture
+def notebook_lines(monkeypatch):
+    """Pretend to run in a notebook: every text the progress module displays or updates lands in this list."""
     import IPython.display
 
     from course_utils import progress as module
@@ -240,6 +242,13 @@ def test_in_a_notebook_the_saved_output_is_the_last_line_not_a_bar(monkeypatch):
     monkeypatch.setattr(module, "_in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw, display_id: shown.append(obj["text/plain"])
                         or Handle())
+    return shown
+
+
+def test_in_a_notebook_the_saved_output_is_the_last_line_not_a_bar(notebook_lines):
+    from course_utils import progress as module
+
+    shown = notebook_lines
     bar = module.Progress("fit on cpu", 2, 10, enabled=True)
     bar.note("a note")
     bar.close(_history())
@@ -249,23 +258,13 @@ def test_in_a_notebook_the_saved_output_is_the_last_line_not_a_bar(monkeypatch):
     assert note == "a note"
 
 
-def test_a_long_computation_counts_its_items_and_ends_on_the_final_line(monkeypatch, capsys):
+def test_a_long_computation_counts_its_items_and_ends_on_the_final_line(notebook_lines, monkeypatch, capsys):
     # course_utils.progress.Counter (lesson 08's scoreboard: importance sampling with progress=...): in a
     # notebook a plain line, updated, that ends at total/total; in a terminal a tqdm bar; off: nothing at all.
-    import IPython.display
-
     from course_utils import progress as module
     from course_utils.evaluation import iw_log_likelihood
 
-    shown = []
-
-    class Handle:
-        def update(self, obj, raw):
-            shown.append(obj["text/plain"])
-
-    monkeypatch.setattr(module, "_in_notebook", lambda: True)
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw, display_id: shown.append(obj["text/plain"])
-                        or Handle())
+    shown = notebook_lines
     model, x = VAE(hidden_dim=8, latent_dim=2), torch.bernoulli(torch.full((250, 784), 0.2))
     iw_log_likelihood(model, x, 5, batch_size=100, progress="scoring")
     assert shown[0] == "scoring: starting"
