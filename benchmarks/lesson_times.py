@@ -82,6 +82,8 @@ def main() -> None:
     chosen = [p for p in lessons if not args.lessons or p.name[:2] in args.lessons]
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     entry = results.setdefault(device, {"lessons": {}})
+    stems = {p.stem for p in lessons}  # a lesson renamed or removed since its time was recorded is dropped
+    entry["lessons"] = {stem: seconds for stem, seconds in entry["lessons"].items() if stem in stems}
     for path in chosen:
         print(f"{path.name}: running in full mode on {device} ...", flush=True)
         seconds = run_lesson(path, args.out)

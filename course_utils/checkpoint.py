@@ -2,7 +2,7 @@
 
 `TrainConfig` is what one call of `train.fit` ran with; `History` its per-epoch numbers. Both are saved
 by `save_checkpoint` and come back from `load_checkpoint`/`load_pretrained`. Derived in
-notebooks/06_vae.ipynb (saving and reloading) and notebooks/09_beyond_the_vae.ipynb (the settings).
+notebooks/06_vae.ipynb (saving and reloading) and notebooks/09_beta_collapse_iwae.ipynb (the settings).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ class TrainConfig:
     """The settings of one training run, saved in every checkpoint fit writes (and in History.config).
 
     `train_size`/`test_size` are the numbers of images trained and evaluated on. The objective is
-    reconstruction + w·KL with w rising linearly from 0 to `beta` over the first `warmup_epochs`.
+    reconstruction + w·KL with w rising linearly from 0 to `beta` over the first `warmup_epochs`; with
+    `free_bits` λ > 0 the KL term is Σ_d max(λ, KL_d) (objectives.free_bits_kl); with `iw_samples` k > 1 it
+    is Burda et al.'s importance-weighted bound L_k instead (objectives.iwae_loss), which has no KL to weight.
     """
 
     epochs: int
@@ -39,6 +41,8 @@ class TrainConfig:
     warmup_epochs: int = 0
     binarize: str | None = None
     seed: int = 0
+    free_bits: float = 0.0
+    iw_samples: int = 1
     train_size: int | None = None
     test_size: int | None = None
 
@@ -53,6 +57,14 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < math.inf):
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
+        if not (isinstance(self.free_bits, (int, float)) and 0 <= self.free_bits < math.inf):
+            raise ValueError(f"free_bits must be a finite number of nats >= 0 per latent dimension, got "
+                             f"{self.free_bits!r}")
+        if not isinstance(self.iw_samples, int) or self.iw_samples < 1:
+            raise ValueError(f"iw_samples must be an int >= 1 (1: the ELBO), got {self.iw_samples!r}")
+        if self.iw_samples > 1 and (self.beta != 1 or self.warmup_epochs or self.free_bits):
+            raise ValueError(f"iw_samples = {self.iw_samples} trains the importance-weighted bound, which has no "
+                             "KL term for beta, warm-up or free bits to change: leave those at 1, 0 and 0")
         if self.binarize not in BINARIZE or self.schedule not in SCHEDULES:
             raise ValueError(f"binarize must be one of {BINARIZE} and schedule one of {SCHEDULES}, "
                              f"got {self.binarize!r} and {self.schedule!r}")
@@ -78,6 +90,10 @@ class History:
     test_recon: list[float] = field(default_factory=list)
     test_kl: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)  # training time of each epoch (no evaluation)
+    # A VAE's test set after each epoch, per latent dimension: the average KL(q(z_d|x) ‖ N(0, 1)) in nats,
+    # and the activity Var_x[μ_d(x)] (active units: > 0.01). Empty for other models and older checkpoints.
+    test_kl_dims: list[list[float]] = field(default_factory=list)
+    test_activity: list[list[float]] = field(default_factory=list)
     interrupted: bool = False
     config: TrainConfig | None = None
 

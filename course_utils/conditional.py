@@ -1,6 +1,6 @@
 """Conditional estimates: hidden pixels given observed ones, the CVAE's log p(x | y) and its Bayes classifier.
 
-Derived in notebooks/09_beyond_the_vae.ipynb. Given z the pixels are independent, so for observed pixels o
+Derived in notebooks/10_conditional_vae.ipynb. Given z the pixels are independent, so for observed pixels o
 and hidden pixels h, p(x_o) = ∫ p(x_o | z) p(z) dz and log p(x_h | x_o) = log p(x) − log p(x_o), both
 importance-sampled with the same z: lesson 08's estimator (evaluation.iw_log_marginal) with two
 log-joints per sample. A CVAE takes its label in encode(x, y) and decode(z, y); every function accepts

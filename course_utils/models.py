@@ -1,7 +1,7 @@
 """MLP autoencoder, variational autoencoder and conditional VAE for 28x28 images, with their configs.
 
 Derived in notebooks/03_autoencoder.ipynb (Autoencoder), notebooks/06_vae.ipynb (VAE) and
-notebooks/09_beyond_the_vae.ipynb (CVAE).
+notebooks/10_conditional_vae.ipynb (CVAE).
 
 The training protocol (what `train.fit` needs from a model, and all it needs): a `loss_terms(x, y,
 generator=None)` method returning `LossTerms.of(recon, kl)` batch means, a `needs_labels` flag, and, to be

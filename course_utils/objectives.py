@@ -1,7 +1,7 @@
 """Training objectives in nats per image: Bernoulli log-likelihood, reconstruction loss, negative ELBO.
 
 Derived in notebooks/03_autoencoder.ipynb (reconstruction), notebooks/06_vae.ipynb (negative ELBO) and
-notebooks/09_beyond_the_vae.ipynb (the KL weight β and its warm-up).
+notebooks/09_beta_collapse_iwae.ipynb (the KL weight β and its warm-up, free bits, the IWAE bound as a loss).
 
 Loss values come one way, as `LossTerms(loss, recon, kl)`: a model's `loss_terms`, `negative_elbo` and
 `train.evaluate` all return it. The training objective is loss = reconstruction + β·KL, and
@@ -10,6 +10,7 @@ Loss values come one way, as `LossTerms(loss, recon, kl)`: a model's `loss_terms
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -147,3 +148,43 @@ def kl_weight(step: int, beta: float = 1.0, warmup_steps: int = 0) -> float:
     if warmup_steps == 0:
         return float(beta)
     return float(beta) * min(1.0, step / warmup_steps)
+
+
+def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """Σ_d max(λ, KL_d), KL_d the batch mean of KL(q(z_d|x) ‖ N(0, 1)): the KL term trained with free bits λ.
+
+    Kingma et al. (2016), appendix C, with one group per latent dimension: a dimension whose average KL is
+    below λ nats costs λ whatever it carries, so the gradient no longer pushes it to the prior. The −ELBO
+    reported beside it keeps the true KL.
+    """
+    kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(0)  # (latent_dim,)
+    return kl_dims.clamp(min=free_bits).sum()
+
+
+def free_bits_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, free_bits: float,
+                   weight: float = 1.0, generator: torch.Generator | None = None) -> tuple[torch.Tensor, LossTerms]:
+    """(recon + w·Σ_d max(λ, KL_d), the −ELBO's LossTerms) of a VAE on one batch, one z per image."""
+    logits, mu, logvar = model(x, y, generator=generator)
+    terms = gaussian_vae_terms(logits, x, mu, logvar)
+    return terms.recon + weight * free_bits_kl(mu, logvar, free_bits), terms
+
+
+def iwae_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, k: int,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, LossTerms]:
+    """(−L_k, the −ELBO's LossTerms of the first draw): Burda et al.'s importance-weighted bound as a loss.
+
+    L_k(x) = log (1/k) Σ_j p(x|z_j) p(z_j) / q(z_j|x) with z_j = μ + σ·ε_j, ε_j ~ N(0, I), averaged over the
+    batch; k = 1 is the ELBO with a sampled KL. The terms reported are the first draw's reconstruction and the
+    closed-form KL, so that the −ELBO of an IWAE-trained model is logged like any other VAE's.
+    """
+    mu, logvar = model.encode(x, y)  # (B, d) each
+    eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+    z = mu + (0.5 * logvar).exp() * eps  # (k, B, d)
+    labels = None if y is None else y.repeat(k)
+    logits = model.decode(z.flatten(0, 1), labels).unflatten(0, (k, len(x)))  # (k, B, D)
+    log_px = -bernoulli_nll(logits, x)  # (k, B)
+    # log p(z) − log q(z|x) = Σ_d −½z² + ½ε² + ½ log σ²: the 2π terms cancel.
+    log_w = log_px + 0.5 * (eps.pow(2) - z.pow(2) + logvar).sum(-1)
+    bound = torch.logsumexp(log_w, dim=0) - math.log(k)  # (B,)
+    terms = LossTerms.of(-log_px[0].mean(), kl_normal_standard(mu, logvar).mean())
+    return -bound.mean(), terms

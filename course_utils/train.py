@@ -2,7 +2,8 @@
 
 The loop is written out once in notebooks/03_autoencoder.ipynb; fit is that loop with the data on the
 device, checks, a progress line and checkpoints. Derived in notebooks/03_autoencoder.ipynb,
-notebooks/06_vae.ipynb (the VAE's terms) and notebooks/09_beyond_the_vae.ipynb (β, warm-up, labels).
+notebooks/06_vae.ipynb (the VAE's terms), notebooks/09_beta_collapse_iwae.ipynb (β, warm-up, free bits, the
+IWAE bound) and notebooks/10_conditional_vae.ipynb (labels).
 Checkpoints, TrainConfig and History live in course_utils.checkpoint (importable from here too).
 """
 
@@ -25,8 +26,9 @@ from .checkpoint import (  # noqa: F401  (lessons import CHECKPOINTS, load_check
 )
 from .checks import check_labels, check_pixels, flatten_images
 from .data import binarize_dynamic, binarize_fixed
-from .models import ModelConfig, Trainable, eval_mode
-from .objectives import LossTerms, kl_weight, weighted_loss
+from .latent_space import encode_posterior, kl_per_dimension, unit_activity
+from .models import VAE, ModelConfig, Trainable, eval_mode
+from .objectives import LossTerms, free_bits_loss, iwae_loss, kl_weight, weighted_loss
 from .progress import Progress
 from .runtime import get_device
 
@@ -52,6 +54,8 @@ def fit(
     schedule: str = "constant",
     beta: float = 1.0,
     warmup_epochs: int = 0,
+    free_bits: float = 0.0,
+    iw_samples: int = 1,
     checkpoint_path: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -60,8 +64,11 @@ def fit(
 
     Any model with `loss_terms(x, y, generator)` trains (see models.Trainable): fit minimises
     recon + w·KL, w = kl_weight(step, beta, warmup_epochs · steps per epoch). Labels `train_y`/`test_y`
-    reach the model when it `needs_labels`. The whole data set lives as one tensor on `device` (default:
-    the GPU if there is one) and each epoch slices shuffled batches from it. `binarize`: None trains on
+    reach the model when it `needs_labels`. A VAE can train with free bits instead (`free_bits` λ > 0 nats:
+    recon + w·Σ_d max(λ, KL_d)) or with the IWAE bound of `iw_samples` k > 1 draws (−L_k, no KL weight); the
+    −ELBO is reported either way, and a VAE's History keeps each epoch's test KL and activity per dimension.
+    The whole data set lives as one tensor on `device` (default: the GPU if there is one) and each epoch
+    slices shuffled batches from it. `binarize`: None trains on
     grey levels, "dynamic" on a new Bernoulli draw of every batch, "fixed" on pixels > 0.5.
     `schedule="cosine"` decays lr to 0. Ctrl-C stops cleanly and returns the epochs done so far; a NaN
     loss raises TrainingDivergedError. The settings are saved with every checkpoint (History.config).
@@ -70,7 +77,10 @@ def fit(
         raise TypeError(f"{type(model).__name__} cannot be trained by fit: it needs a needs_labels flag and a "
                         "loss_terms(x, y, generator) method returning LossTerms.of(recon, kl) (see models.Trainable)")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule, beta=beta,
-                         warmup_epochs=warmup_epochs, binarize=binarize, seed=seed)
+                         warmup_epochs=warmup_epochs, binarize=binarize, seed=seed, free_bits=free_bits,
+                         iw_samples=iw_samples)
+    if (free_bits or iw_samples > 1) and not isinstance(model, VAE):
+        raise ValueError(f"free_bits and iw_samples train a VAE's latent code; {type(model).__name__} has none")
     device = torch.device(device) if device is not None else get_device()
     generator = torch.Generator(device=device).manual_seed(seed)  # shuffling, binarization, z samples
     x_train, y_train = _data(model, train_x, train_y, device, binarize, generator, "train")
@@ -89,6 +99,8 @@ def fit(
             _append(history, "train", _means(batch_sums, len(x_train)))
             if x_test is not None:
                 _append(history, "test", _test_epoch(model, x_test, y_test, generator, epoch))
+                if isinstance(model, VAE):
+                    _append_latent_stats(history, model, x_test, y_test)
             loop.bar.epoch_done(history)
             if checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path, history=history)
@@ -132,9 +144,8 @@ class _Loop:
             y = None if y_shuffled is None else y_shuffled[step * size : (step + 1) * size]
             if self.config.binarize == "dynamic":
                 x = torch.bernoulli(x, generator=self.generator)
-            terms = self.model.loss_terms(x, y, generator=self.generator)
-            global_step = self.epoch * self.steps_per_epoch + step
-            loss = weighted_loss(terms, kl_weight(global_step, self.config.beta, self.warmup_steps))
+            weight = kl_weight(self.epoch * self.steps_per_epoch + step, self.config.beta, self.warmup_steps)
+            loss, terms = self._loss(x, y, weight)
             self._check_finite(loss, step)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -145,6 +156,16 @@ class _Loop:
             self.bar.step(self.epoch, step, loss.detach())  # a GPU's value is read only when the bar shows it
         self._check_finite(None, self.steps_per_epoch - 1)
         return batch_sums
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor | None, weight: float) -> tuple[torch.Tensor, LossTerms]:
+        """The batch's training loss at KL weight `weight`, and its −ELBO terms."""
+        config = self.config
+        if config.iw_samples > 1:
+            return iwae_loss(self.model, x, y, config.iw_samples, generator=self.generator)
+        if config.free_bits:
+            return free_bits_loss(self.model, x, y, config.free_bits, weight, generator=self.generator)
+        terms = self.model.loss_terms(x, y, generator=self.generator)
+        return weighted_loss(terms, weight), terms
 
     def _check_finite(self, loss: torch.Tensor | None, step: int) -> None:
         """TrainingDivergedError once a loss is NaN or infinite.
@@ -188,6 +209,13 @@ def _test_epoch(model: Trainable, x: torch.Tensor, y: torch.Tensor | None, gener
         raise TrainingDivergedError(f"the test loss became {terms[0]} after epoch {epoch + 1}; training stopped, "
                                     "no checkpoint written")
     return terms
+
+
+def _append_latent_stats(history: History, model: VAE, x: torch.Tensor, y: torch.Tensor | None) -> None:
+    """Append the test set's average KL and activity Var_x[μ_d] of every latent dimension to `history`."""
+    mu, logvar = encode_posterior(model, x, y=y)
+    history.test_kl_dims.append(kl_per_dimension(mu, logvar).tolist())
+    history.test_activity.append(unit_activity(mu).tolist())
 
 
 @torch.no_grad()

@@ -60,3 +60,23 @@ def test_lesson_times_records_each_lesson_for_the_lesson_map(tmp_path):
     assert times["cpu"]["lessons"]["00_tiny"] >= 0 and "CPU cores" in times["cpu"]["machine"]
     executed = json.loads((tmp_path / "out" / "00_tiny.ipynb").read_text(encoding="utf-8"))
     assert "".join(executed["cells"][0]["outputs"][0]["text"]) == "full mode\n"  # COURSE_FAST was unset: full mode
+
+
+def test_every_shipped_model_records_the_recipe_that_made_it():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import train_shipped
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from course_utils.train import CHECKPOINTS, load_pretrained
+
+    for name, recipe in train_shipped.RECIPES.items():
+        assert (CHECKPOINTS / f"{name}.pt").is_file(), f"{name} has a recipe but no shipped checkpoint"
+        model, history = load_pretrained(name, device="cpu")
+        config = history.config
+        made = (config.epochs, config.batch_size, config.lr, config.schedule, config.binarize, config.warmup_epochs,
+                config.free_bits, config.iw_samples, model.config.latent_dim)
+        assert made == (recipe.epochs, recipe.batch_size, recipe.lr, recipe.schedule, recipe.binarize,
+                        recipe.warmup_epochs, recipe.free_bits, recipe.iw_samples,
+                        recipe.sizes.get("latent_dim", model.config.latent_dim)), name
+        assert len(history.train_loss) == recipe.epochs, f"{name}: training stopped early"

@@ -1,4 +1,4 @@
-"""The training protocol: any model with loss_terms trains with fit; β, warm-up, labels; the CVAE."""
+"""The training protocol: any model with loss_terms trains with fit; β, warm-up, free bits, IWAE, labels; the CVAE."""
 
 import math
 
@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from course_utils.models import CVAE, VAE, ModelConfig, Trainable, build_model
-from course_utils.objectives import LossTerms, kl_weight, negative_elbo
-from course_utils.train import evaluate, fit
+from course_utils.latent_space import encode_posterior, kl_per_dimension, unit_activity
+from course_utils.models import CVAE, VAE, Autoencoder, ModelConfig, Trainable, build_model
+from course_utils.objectives import LossTerms, free_bits_kl, free_bits_loss, iwae_loss, kl_weight, negative_elbo
+from course_utils.train import TrainConfig, evaluate, fit
 
 pytestmark = pytest.mark.unit
 
@@ -140,6 +141,127 @@ def test_a_large_beta_drives_the_rate_down():
         history = fit(model, x, epochs=8, batch_size=50, lr=3e-3, beta=beta, test_x=x, progress=False)
         rates[beta] = history.test_kl[-1]
     assert rates[10.0] < rates[0.1] / 2
+
+
+# --- free bits and the IWAE bound -------------------------------------------------------------------
+
+
+def _gaussians(seed=0, n=64, d=6):
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.randn(n, d, generator=g) * torch.linspace(0.05, 2.0, d)  # some dimensions near the prior
+    logvar = torch.randn(n, d, generator=g) * 0.3 - torch.linspace(0.0, 2.0, d)
+    return mu, logvar
+
+
+def test_free_bits_charge_each_dimension_at_least_lambda():
+    mu, logvar = _gaussians()
+    q = Normal(mu, (0.5 * logvar).exp())
+    kl_dims = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).mean(0)  # (d,) reference
+    for lam in (0.0, 0.05, 0.3, 5.0):
+        torch.testing.assert_close(free_bits_kl(mu, logvar, lam), kl_dims.clamp(min=lam).sum())
+    # Below λ a dimension's KL gets no gradient (it costs λ whatever it carries); above λ it is the KL's own.
+    lam = float(kl_dims.median())
+    mu = mu.clone().requires_grad_(True)
+    free_bits_kl(mu, logvar, lam).backward()
+    below = kl_dims < lam
+    assert below.any() and (~below).any()
+    assert torch.all(mu.grad[:, below] == 0)
+    torch.testing.assert_close(mu.grad[:, ~below], mu.detach()[:, ~below] / len(mu))  # d/dμ of ½μ², batch mean
+
+
+def test_free_bits_of_zero_is_the_elbo_and_above_every_kl_is_reconstruction_alone():
+    torch.manual_seed(0)
+    model, x = VAE(784, 32, 3), torch.bernoulli(torch.rand(8, 784))
+    loss, terms = free_bits_loss(model, x, None, 0.0, generator=torch.Generator().manual_seed(1))
+    reference = model.loss_terms(x, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(loss, reference.loss)
+    assert torch.equal(terms.recon, reference.recon) and torch.equal(terms.kl, reference.kl)
+    loss, terms = free_bits_loss(model, x, None, 1e6, generator=torch.Generator().manual_seed(1))
+    loss.backward()
+    with_free_bits = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.loss_terms(x, generator=torch.Generator().manual_seed(1)).recon.backward()
+    for ours, recon_only in zip(with_free_bits, (p.grad for p in model.parameters()), strict=True):
+        torch.testing.assert_close(ours, recon_only)  # the KL term is the constant 3·10⁶
+
+
+def _iwae_by_hand(model, x, k, seed):
+    """−L_k with torch.distributions, from the same draws ε ~ N(0, I) (k, B, d) as the package."""
+    mu, logvar = model.encode(x)
+    eps = torch.randn((k, *mu.shape), generator=torch.Generator().manual_seed(seed))
+    q = Normal(mu, (0.5 * logvar).exp())
+    z = q.loc + q.scale * eps
+    log_w = (Independent(Bernoulli(logits=model.decode(z)), 1).log_prob(x)
+             + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
+    return -(torch.logsumexp(log_w, 0) - math.log(k)).mean(), log_w
+
+
+def test_iwae_loss_is_the_importance_weighted_bound_of_the_same_draws():
+    torch.manual_seed(0)
+    model, x = VAE(784, 32, 3), torch.bernoulli(torch.rand(8, 784))
+    for k in (1, 7):
+        loss, terms = iwae_loss(model, x, None, k, generator=torch.Generator().manual_seed(2))
+        expected, log_w = _iwae_by_hand(model, x, k, seed=2)
+        torch.testing.assert_close(loss, expected)
+        assert -loss >= log_w.mean() - 1e-4  # Jensen, draw by draw: log of a mean >= mean of the logs
+        # The terms are the −ELBO of the first draw: the closed-form KL and that draw's reconstruction.
+        mu, logvar = model.encode(x)
+        kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(1).mean()
+        torch.testing.assert_close(terms.kl, kl)
+    # k = 1: −L_1 is the −ELBO with the KL sampled at the one draw, −L_1 = recon + mean(log q(z) − log p(z)).
+    loss, terms = iwae_loss(model, x, None, 1, generator=torch.Generator().manual_seed(2))
+    mu, logvar = model.encode(x)
+    z = mu + (0.5 * logvar).exp() * torch.randn((1, *mu.shape), generator=torch.Generator().manual_seed(2))
+    sampled_kl = (Normal(mu, (0.5 * logvar).exp()).log_prob(z) - Normal(0.0, 1.0).log_prob(z)).sum(-1).mean()
+    torch.testing.assert_close(loss, terms.recon + sampled_kl)
+
+
+def test_iwae_bound_reaches_log_p_x_of_a_one_dimensional_model():
+    """L_k → log p(x) (Burda et al., Theorem 1: bounded weights) on a model whose integral is a quadrature."""
+    torch.manual_seed(0)
+    model = VAE(6, 8, 1)
+    with torch.no_grad():  # q(z|x) = N(0, 1) = p(z): the weights w = p(x|z) lie in [0, 1], bounded
+        for layer in (model.mu, model.logvar):
+            layer.weight.zero_(), layer.bias.zero_()
+    x = torch.tensor([[1.0, 0.0, 1.0, 1.0, 0.0, 0.0]])
+    z = torch.linspace(-12, 12, 24001)[:, None]
+    with torch.no_grad():
+        log_px_z = Independent(Bernoulli(logits=model.decode(z)), 1).log_prob(x)
+        exact = torch.logsumexp(log_px_z + Normal(0.0, 1.0).log_prob(z[:, 0]), 0) + math.log(24 / 24000)
+        k = 200_000
+        loss, _ = iwae_loss(model, x, None, k, generator=torch.Generator().manual_seed(3))
+        w = torch.exp(_iwae_by_hand(model, x, k, seed=3)[1][:, 0].double())
+    # Delta method: L_k = log mean(w) has standard error sd(w) / (mean(w) √k); its bias −Var/(2k mean²) is
+    # below one SE here. |error| > 7 SE has probability < 3·10⁻¹², far below 10⁻⁶, for this bounded w.
+    se = float(w.std() / (w.mean() * math.sqrt(k)))
+    assert abs(-float(loss) - float(exact)) < 7 * se + 1e-4, (float(loss), float(exact), se)
+
+
+def test_fit_trains_with_free_bits_or_the_iwae_bound_and_keeps_per_dimension_statistics():
+    x = torch.bernoulli(torch.rand(120, 784, generator=torch.Generator().manual_seed(0)) * 0.3 + 0.1 *
+                        (torch.arange(120) % 2)[:, None])
+    for settings in ({"free_bits": 0.5}, {"iw_samples": 5}):
+        torch.manual_seed(0)
+        model = VAE(784, 16, 4)
+        history = fit(model, x, epochs=3, batch_size=40, lr=3e-3, test_x=x, progress=False, device="cpu", **settings)
+        assert all(math.isfinite(v) for v in history.test_loss)
+        assert history.config == TrainConfig(epochs=3, batch_size=40, lr=3e-3, train_size=120, test_size=120,
+                                              **settings)
+        mu, logvar = encode_posterior(model, x)
+        assert len(history.test_kl_dims) == len(history.test_activity) == 3
+        torch.testing.assert_close(torch.tensor(history.test_kl_dims[-1]), kl_per_dimension(mu, logvar))
+        torch.testing.assert_close(torch.tensor(history.test_activity[-1]), unit_activity(mu))
+
+
+def test_free_bits_and_iw_samples_say_what_is_wrong():
+    for bad, match in [(dict(free_bits=-0.1), "free_bits"), (dict(free_bits=math.inf), "free_bits"),
+                       (dict(iw_samples=0), "iw_samples"), (dict(iw_samples=2.0), "iw_samples"),
+                       (dict(iw_samples=5, beta=2.0), "no KL term"), (dict(iw_samples=5, warmup_epochs=1), "no KL"),
+                       (dict(iw_samples=5, free_bits=0.1), "no KL term")]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(epochs=1, **bad)
+    with pytest.raises(ValueError, match="has none"):
+        fit(Autoencoder(784, 16, 2), torch.rand(10, 784), epochs=1, free_bits=0.5, progress=False)
 
 
 # --- the conditional VAE ---------------------------------------------------------------------------
