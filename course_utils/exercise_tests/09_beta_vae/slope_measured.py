@@ -2,7 +2,8 @@ OK_FORMAT = True
 
 test = {   'name': 'slope_measured',
     'points': 2,
-    'suites': [   {   'cases': [   {   'code': '>>> from course_utils.grading import check_close\n'
+    'suites': [   {   'cases': [   {   'code': '>>> import math\n'
+                                               '>>> from course_utils.grading import check_close\n'
                                                '>>> got = scaled_rate_distortion(lambda z: torch.zeros(*z.shape[:-1], 3), torch.tensor([[1.0, 0.0, 0.5]]), torch.tensor([[1.0, 0.0]]), '
                                                'torch.tensor([[0.0, math.log(2.0)]]), 2.0, torch.ones(4, 1, 2))\n'
                                                ">>> assert got is not None, 'scaled_rate_distortion returned None: replace the ... with your code'\n"
