@@ -8,7 +8,7 @@ test = {   'name': 'midpoint_norms',
                                                '>>> tolerance = 6 * (10 / 2000) ** 0.5\n'
                                                ">>> assert abs(norms.pow(2).mean().item() - 10) < tolerance, f'mean squared midpoint norm {norms.pow(2).mean().item():.2f}, expected 10 +- "
                                                "{tolerance:.2f}: the midpoint of two independent N(0, I) draws'\n"
-                                               ">>> assert predicted_ratio is not ... and measured_ratio is not ..., 'predicted_ratio or measured_ratio is ...: not done yet (replace the `...`)'\n",
+                                               ">>> assert measured_ratio is not ..., 'measured_ratio is ...: not done yet (replace the `...`)'\n",
                                        'hidden': False,
                                        'locked': False}],
                       'scored': True,
