@@ -26,7 +26,7 @@ from .conditional import iw_conditional
 from .evaluation import iw_log_marginal, standard_normal_log_prob
 from .gradients import reparameterize
 from .info import kl_normal_diag
-from .models import _mlp, eval_mode
+from .models import Autoencoder, _mlp, eval_mode
 from .objectives import LossTerms, bernoulli_log_probs
 
 ROWS_PER_BLOCK = 4096  # (sample, image) pairs decoded at once when scoring a CVAE: 12 MB of logits
@@ -194,7 +194,11 @@ def inpainting_nll(model: nn.Module, x: torch.Tensor, given: torch.Tensor, num_s
     if getattr(model, "needs_labels", False):
         raise ValueError(f"{type(model).__name__} needs labels; inpainting_nll scores models of images alone")
     x = flatten_images(x)
-    mask = check_mask(given, x.shape[1])
+    mask = check_mask(given, x.shape[1]).cpu()
+    vae_like = all(hasattr(model, name) for name in ("encode", "decode")) and not isinstance(model, Autoencoder)
+    if not (vae_like or isinstance(model, (BaselineNet, InpaintingCVAE))):
+        raise ValueError(f"{type(model).__name__} is not a model of p(x): pass a BaselineNet, an InpaintingCVAE or "
+                         "a VAE (encode -> (mu, logvar), decode -> logits)")
     if isinstance(model, (BaselineNet, InpaintingCVAE)) and not torch.equal(mask, model.given.cpu()):
         raise ValueError(f"{type(model).__name__} was trained for another mask: pass the `given` it was built with "
                          "(model.given)")

@@ -60,3 +60,11 @@ def test_lesson_times_records_each_lesson_for_the_lesson_map(tmp_path):
     assert times["cpu"]["lessons"]["00_tiny"] >= 0 and "CPU cores" in times["cpu"]["machine"]
     executed = json.loads((tmp_path / "out" / "00_tiny.ipynb").read_text(encoding="utf-8"))
     assert "".join(executed["cells"][0]["outputs"][0]["text"]) == "full mode\n"  # COURSE_FAST was unset: full mode
+
+
+def test_inpainting_table_reports_every_model_beside_pyros_numbers():
+    out = _run("inpainting_table.py", "--fast", "--threads", "1")
+    for row in ("baseline net (exact)", "CVAE, learned prior (k=20)", "CVAE -ELBO (k=1)", "vae_binarized (k=20)",
+                "vae_latent20 (k=20)", "vae_binarized, mixture", "Pyro net (theirs)", "Pyro CVAE -ELBO (theirs)",
+                "train seconds per model: given 1"):
+        assert row in out, out

@@ -24,7 +24,7 @@ from torch.distributions import Normal, kl_divergence
 from course_utils.conditional import iw_conditional
 from course_utils.evaluation import mean_and_standard_error
 from course_utils.inpainting import BaselineNet, InpaintingCVAE, inpainting_nll
-from course_utils.models import VAE
+from course_utils.models import VAE, Autoencoder
 from course_utils.train import evaluate, fit
 from tests.stats import assert_within_se, t_value
 
@@ -193,3 +193,5 @@ def test_bad_input_says_what_to_do():
         BaselineNet(torch.ones(D, dtype=torch.bool))
     with pytest.raises(ValueError, match="needs labels"):
         inpainting_nll(VAE(input_dim=D, num_classes=3), x, GIVEN, 10)
+    with pytest.raises(ValueError, match="not a model of p\\(x\\)"):
+        inpainting_nll(Autoencoder(input_dim=D, latent_dim=2), x.float(), GIVEN, 10)
