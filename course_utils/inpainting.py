@@ -52,6 +52,7 @@ class _Gaussian(nn.Module):
         self.logvar = nn.Linear(hidden_dims[-1], latent_dim)  # Pyro's fc32 gives log σ; here log σ² = 2 log σ
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar), each (B, latent_dim), for inputs x (B, D)."""
         h = self.body(x)
         return self.mu(h), self.logvar(h)
 

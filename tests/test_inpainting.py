@@ -4,14 +4,17 @@ References: torch.distributions (the Gaussian KL and log-densities), F.binary_cr
 exact log-likelihood), conditional.iw_conditional (the VAE's score) and, for the CVAE's estimator, a tiny
 CVAE with a 1-D latent where log p(x_m | x_g) = log ∫ p(x_m | z) p(z | x_g) dz is computed by quadrature.
 
-The one stochastic check (the quadrature test) goes through tests/stats.py. Importance sampling is unbiased
-for p(x_m | x_g), not for its log, so the check looks at the ratio p̂ / p = exp(log p̂ − log p), whose
-expectation is exactly 1. Each of R = 200 independent repeats is an average of k = 500 i.i.d. weights with
-finite variance (both q and the prior are Gaussians with logvar near 0, and Var_q[w] is finite whenever
-σ_q² > σ_p² / 2), so by the central limit theorem each ratio is close to normal, and
-(mean of R ratios − 1) / (std / √R) is close to Student's t with R − 1 = 199 degrees of freedom. The check
-of B = 4 images at once allows t_value(4, 199) standard errors (the union bound gives each image a failure
-probability of 1e-6 / 4), so a correct estimator fails with probability at most 1e-6.
+Two checks are stochastic; both go through tests/stats.py and fail a correct implementation with probability
+at most 1e-6.
+- The quadrature test. Importance sampling is unbiased for p(x_m | x_g), not for its log, so the check looks at
+  the ratio p̂ / p = exp(log p̂ − log p), whose expectation is exactly 1. Each of R = 200 independent repeats
+  is an average of k = 500 i.i.d. weights w = p(x_m | z) p(z | x_g) / q(z | x) with finite variance
+  (p(x_m | z) <= 1, so Var_q[w] is finite when ∫ p(z | x_g)² / q(z | x) dz is, that is when σ_q² > σ_p² / 2;
+  the test asserts this of its toy models). By the central limit theorem each ratio is close to normal, and
+  (mean of R ratios − 1) / (std / √R) close to Student's t with R − 1 = 199 degrees of freedom. Four images
+  are checked at once: t_value(4, 199) standard errors, the union bound giving each image 1e-6 / 4.
+- The k = 1 test: R = 200 i.i.d. gaps (−log w − (−ELBO) of the same draw, each a mean over 6 images of
+  log q(z) − log p(z | x_g) − KL, expectation exactly 0), one value checked: t_value(1, 199) standard errors.
 """
 
 import math
@@ -134,6 +137,8 @@ def test_the_cvae_estimate_at_k_1_averages_to_minus_the_models_elbo():
 @pytest.mark.parametrize("with_baseline", [False, True])
 def test_the_cvae_estimator_matches_quadrature(with_baseline):
     model, x = _toy_cvae(with_baseline), _images(4)
+    with torch.no_grad():  # the derivation's premise: finite Var_q[w] needs σ_q² > σ_p² / 2 for every image
+        assert (model.recognize(x)[1] > model.prior(x)[1] - math.log(2.0)).all()
     runs = inpainting_nll(model, x.repeat(REPEATS, 1), GIVEN, K, batch_size=REPEATS * len(x),
                           generator=torch.Generator().manual_seed(6)).nll.reshape(REPEATS, -1)  # (R, B)
     exact = _quadrature_log_p_missing(model, x)
