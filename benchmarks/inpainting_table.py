@@ -13,8 +13,10 @@ the table with Pyro's published numbers beside it (theirs: −ELBO or BCE on gre
     COURSE_DATA_DIR=/path/to/mnist python benchmarks/inpainting_table.py --threads 2          # full run
     COURSE_DATA_DIR=/path/to/mnist python benchmarks/inpainting_table.py --fast --threads 1   # smoke run
 
-With 2 threads the default 8 epochs train all six models in about 5 minutes (1 thread: about 20.5 s per
-epoch of one setting's two models, measured on the course's CI machine).
+Training time: one epoch of one setting's two models took 20.5 s on one idle CPU thread (6 s the network,
+14.5 s the CVAE), so the default 8 epochs of all six models take about 8 minutes on one thread and, if two
+threads give 1.6x, about 5 on two (an estimate: two threads were not measured on an idle machine). With the
+machine shared, one thread took 826 s.
 """
 
 from __future__ import annotations
