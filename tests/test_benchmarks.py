@@ -80,3 +80,11 @@ def test_every_shipped_model_records_the_recipe_that_made_it():
                         recipe.warmup_epochs, recipe.free_bits, recipe.iw_samples,
                         recipe.sizes.get("latent_dim", model.config.latent_dim)), name
         assert len(history.train_loss) == recipe.epochs, f"{name}: training stopped early"
+
+
+def test_inpainting_table_reports_every_model_beside_pyros_numbers():
+    out = _run("inpainting_table.py", "--fast", "--threads", "1")
+    for row in ("baseline net (exact)", "CVAE, learned prior (k=20)", "CVAE -ELBO (k=1)", "vae_binarized (k=20)",
+                "vae_latent20 (k=20)", "vae_binarized, mixture", "Pyro net (theirs)", "Pyro CVAE -ELBO (theirs)",
+                "train seconds per model: given 1"):
+        assert row in out, out
