@@ -1,6 +1,6 @@
 """Inpainting models trained for one fixed mask, and one score for every model: −log p(missing | given).
 
-Derived in notebooks/09_beyond_the_vae.ipynb (Pyro's quadrant protocol). Pyro's CVAE tutorial
+Derived in notebooks/10_conditional_vae.ipynb (Pyro's quadrant protocol). Pyro's CVAE tutorial
 (github.com/pyro-ppl/pyro, examples/cvae) trains two models per mask, and this module builds both:
 - `BaselineNet`: Pyro's plain network. The given pixels go in (missing ones set to −1), Bernoulli logits of
   every pixel come out, and only the missing ones are scored: log p(x_m | x_g) is exact (independent pixels).
