@@ -68,8 +68,8 @@ def fit(
     recon + w·Σ_d max(λ, KL_d)) or with the IWAE bound of `iw_samples` k > 1 draws (−L_k, no KL weight); the
     −ELBO is reported either way, and a VAE's History keeps each epoch's test KL and activity per dimension.
     The whole data set lives as one tensor on `device` (default: the GPU if there is one) and each epoch
-    slices shuffled batches from it. `binarize`: None trains on
-    grey levels, "dynamic" on a new Bernoulli draw of every batch, "fixed" on pixels > 0.5.
+    slices shuffled batches from it. `binarize`: None trains on grey levels, "dynamic" on a new Bernoulli
+    draw of every batch, "fixed" on pixels > 0.5.
     `schedule="cosine"` decays lr to 0. Ctrl-C stops cleanly and returns the epochs done so far; a NaN
     loss raises TrainingDivergedError. The settings are saved with every checkpoint (History.config).
     """
