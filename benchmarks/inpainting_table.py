@@ -6,7 +6,7 @@ with seed 0, Pyro's two models in the course (course_utils.inpainting): the plai
 hidden 500-500, as github.com/pyro-ppl/pyro examples/cvae), both by `train.fit` on dynamically binarized
 training digits (Adam, lr 1e-3, batch 128 as Pyro; a cosine decay over the fixed epochs instead of Pyro's
 early stopping). Then scores them and the shipped unconditional VAEs (vae_binarized, vae_latent20) with
-`inpainting.inpainting_nll` on lesson 09's binarized test digits (one dynamic binarization of the training
+`inpainting.inpainting_nll` on lesson 10's binarized test digits (one dynamic binarization of the training
 and then the test set with a CPU generator seeded 0), the same k for every sampled estimate, and prints
 the table with Pyro's published numbers beside it (theirs: −ELBO or BCE on grey targets, other models).
 
@@ -27,7 +27,7 @@ import time
 
 import torch
 
-from course_utils.conditional import completion_proposal, iw_conditional, quadrant_masks
+from course_utils.conditional import iw_conditional_defensive, quadrant_masks
 from course_utils.data import binarize_dynamic, load_mnist
 from course_utils.inpainting import BaselineNet, InpaintingCVAE, InpaintingScore, inpainting_nll
 from course_utils.train import fit, load_pretrained
@@ -38,11 +38,11 @@ TRAIN = {"batch_size": 128, "lr": 1e-3, "schedule": "cosine", "binarize": "dynam
 
 
 def binarized_test_digits(num_test: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(grey training images, binarized test digits (num_test, 784)): lesson 09's draw, the same bits everywhere."""
+    """(grey training images, binarized test digits (num_test, 784)): lesson 10's draw, the same bits everywhere."""
     x_train_grey, _ = load_mnist("train")
     x_test_grey, _ = load_mnist("test")
     g = torch.Generator().manual_seed(0)
-    binarize_dynamic(x_train_grey, g)  # lessons 01 and 09 draw the training set first, with the same generator
+    binarize_dynamic(x_train_grey, g)  # lessons 01 and 10 draw the training set first, with the same generator
     return x_train_grey, binarize_dynamic(x_test_grey, g).flatten(1)[:num_test]
 
 
@@ -62,13 +62,10 @@ def score(model, x: torch.Tensor, given: torch.Tensor, k: int, seed: int) -> dic
 
 
 def score_mixture(model, x: torch.Tensor, given: torch.Tensor, k: int, seed: int) -> dict:
-    """A VAE's estimate with lesson 09's defensive mixture proposal instead of q(z | x): how far q's has converged."""
-    start, generator, parts = time.perf_counter(), torch.Generator().manual_seed(seed), []
-    for i in range(0, len(x), 1000):  # a thousand digits at a time, as lesson 09 does
-        proposal = completion_proposal(model, x[i:i + 1000], given, 9, generator=generator)
-        parts.append(-iw_conditional(model, x[i:i + 1000], given, k, proposal=proposal,
-                                     generator=generator).log_p_hidden)
-    result = InpaintingScore(torch.cat(parts), f"difference of two estimates, defensive mixture, k = {k}")
+    """A VAE's estimate with lesson 10's defensive mixture proposal instead of q(z | x): how far q's has converged."""
+    start = time.perf_counter()
+    estimate = iw_conditional_defensive(model, x, given, k, generator=torch.Generator().manual_seed(seed))
+    result = InpaintingScore(-estimate.log_p_hidden, f"difference of two estimates, defensive mixture, k = {k}")
     return {"mean": result.mean, "se": result.standard_error, "kind": result.kind,
             "seconds": time.perf_counter() - start}
 
@@ -130,7 +127,7 @@ def print_table(results: dict, num_test: int, k: int) -> None:
         print(f"{quadrants:5d} {cells} | {PYRO[quadrants][0]:17.1f} {PYRO[quadrants][1]:24.1f}")
     print("Course: the same binarized digits and masks for every model; baseline exact, CVAE importance-sampled "
           "(a stochastic upper bound), VAEs a difference of two estimates (not a bound): q(z|x) as proposal,\n"
-          "and (last course column) lesson 09's defensive mixture proposal, a check on how far q's has converged.\n"
+          "and (last course column) lesson 10's defensive mixture proposal, a check on how far q's has converged.\n"
           "Pyro's (theirs, published): other models, grey-level BCE targets, the CVAE's number its -ELBO.")
     print("train seconds per model: " + "; ".join(
         f"given {q}: baseline {row['train_s']['baseline']:.0f}, CVAE {row['train_s']['cvae']:.0f}"

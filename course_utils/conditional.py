@@ -139,6 +139,25 @@ def completion_proposal(
     return torch.stack([mu for mu, _ in parts], 1), torch.stack([logvar for _, logvar in parts], 1)
 
 
+def iw_conditional_defensive(
+    model, x: torch.Tensor, observed: torch.Tensor, num_samples: int, *, num_completions: int = 9,
+    block: int = 1000, generator: torch.Generator | None = None,
+) -> ConditionalEstimate:
+    """iw_conditional with completion_proposal's defensive mixture, `block` images at a time, on the model's device.
+
+    Each block draws its completions and then its estimate from the one `generator`, so the completions of
+    10,000 images never have to be held at once.
+    """
+    check_count(block, "block")
+    device = next(model.parameters()).device
+    parts = []
+    for i in range(0, len(x), block):
+        xb = x[i:i + block].to(device)
+        proposal = completion_proposal(model, xb, observed, num_completions, generator=generator)
+        parts.append(iw_conditional(model, xb, observed, num_samples, proposal=proposal, generator=generator))
+    return ConditionalEstimate(*(torch.cat(t) for t in zip(*parts, strict=True)))
+
+
 @torch.no_grad()
 def complete(
     model, x: torch.Tensor, observed: torch.Tensor, num_samples: int, *, y: torch.Tensor | None = None,

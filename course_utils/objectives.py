@@ -157,7 +157,7 @@ def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> to
     below λ nats costs λ whatever it carries, so the gradient no longer pushes it to the prior. The −ELBO
     reported beside it keeps the true KL.
     """
-    kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).mean(0)  # (latent_dim,)
+    kl_dims = kl_normal_standard(mu[..., None], logvar[..., None]).mean(0)  # each dimension alone, (latent_dim,)
     return kl_dims.clamp(min=free_bits).sum()
 
 

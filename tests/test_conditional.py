@@ -26,6 +26,7 @@ from course_utils.conditional import (
     completion_proposal,
     cvae_log_likelihood,
     iw_conditional,
+    iw_conditional_defensive,
     quadrant_masks,
 )
 from course_utils.evaluation import iw_log_likelihood
@@ -214,6 +215,20 @@ def test_completion_proposal_starts_from_the_encoder_and_covers_the_posterior():
     est = iw_conditional(model, x.repeat(repeats, 1), OBSERVED, 500, proposal=(mu.repeat(repeats, 1, 1),
                          logvar.repeat(repeats, 1, 1)), generator=torch.Generator().manual_seed(7))
     _close(est.log_p_observed.reshape(repeats, -1), _quadrature_log_p(model, x, OBSERVED.double()), "log p(x_o)")
+
+
+def test_the_defensive_estimate_is_the_lessons_loop_a_block_at_a_time():
+    model, x = _toy_vae(), _toy_images().repeat(3, 1)[:11]  # blocks of 2 images, the last of one
+    ours = iw_conditional_defensive(model, x, OBSERVED, 50, num_completions=2, block=2,
+                                    generator=torch.Generator().manual_seed(8))
+    generator, parts = torch.Generator().manual_seed(8), []
+    for i in range(0, len(x), 2):  # lesson 10's loop: the block's completions, then its estimate, one generator
+        proposal = completion_proposal(model, x[i:i + 2], OBSERVED, 2, generator=generator)
+        parts.append(iw_conditional(model, x[i:i + 2], OBSERVED, 50, proposal=proposal, generator=generator))
+    for got, expected in zip(ours, zip(*parts, strict=True), strict=True):
+        assert torch.equal(got, torch.cat(expected))
+    with pytest.raises(ValueError, match="block"):
+        iw_conditional_defensive(model, x, OBSERVED, 50, block=0)
 
 
 def _toy_cvae(seed=0):
