@@ -43,6 +43,7 @@ class Recipe:
     warmup_epochs: int = 0  # KL weight rising from 0 to 1 over these epochs
     free_bits: float = 0.0  # nats per latent dimension (Kingma et al. 2016)
     iw_samples: int = 1  # > 1: train the IWAE bound L_k (Burda et al. 2016)
+    beta: float = 1.0  # the KL term's weight (Higgins et al. 2017)
 
 
 RECIPES = {
@@ -57,6 +58,10 @@ RECIPES = {
     # Lesson 09's IWAE experiment (Burda et al.'s Table 2, one stochastic layer of 50 units): the course's
     # 784-400-50 VAE on binarized digits, trained for the same 20 epochs with the bound L_k, k = 1 (the VAE), 5, 50.
     **{f"iwae_k{k}": Recipe(VAE, {"latent_dim": 50}, epochs=20, binarize="dynamic", iw_samples=k) for k in (1, 5, 50)},
+    # Lesson 09's β sweep (its train_beta_vae: hidden layer of 200, 20-D, 6 epochs on binarized digits) at
+    # β = 1, 3 and 10, shipped for lesson 11's probes and samples: one architecture, only β differs.
+    **{f"vae_beta{b:g}": Recipe(VAE, {"hidden_dim": 200, "latent_dim": 20}, epochs=6, binarize="dynamic", beta=b)
+       for b in (1.0, 3.0, 10.0)},
     # Lesson 03's autoencoders with lesson 03's settings, 3 epochs (lesson 07 compares them with the VAEs).
     "ae_latent2": Recipe(Autoencoder, {"latent_dim": 2}, epochs=3, schedule="constant", init_output_bias=False),
     "ae_latent20": Recipe(Autoencoder, {"latent_dim": 20}, epochs=3, schedule="constant", init_output_bias=False),
@@ -75,7 +80,7 @@ def train(name: str, out: Path, train_data: tuple, test_data: tuple) -> tuple[to
         init_output_bias(model, x)
     history = fit(model, x, y if recipe.labels else None, epochs=recipe.epochs, batch_size=recipe.batch_size,
                   lr=recipe.lr, schedule=recipe.schedule, binarize=recipe.binarize, warmup_epochs=recipe.warmup_epochs,
-                  free_bits=recipe.free_bits, iw_samples=recipe.iw_samples, test_x=x_test,
+                  free_bits=recipe.free_bits, iw_samples=recipe.iw_samples, beta=recipe.beta, test_x=x_test,
                   test_y=y_test if recipe.labels else None, device="cpu", checkpoint_path=out, seed=0,
                   progress=False)
     facts = {"script": f"benchmarks/train_shipped.py {name}", "init_output_bias": recipe.init_output_bias,

@@ -75,10 +75,11 @@ def test_every_shipped_model_records_the_recipe_that_made_it():
         model, history = load_pretrained(name, device="cpu")
         config = history.config
         made = (config.epochs, config.batch_size, config.lr, config.schedule, config.binarize, config.warmup_epochs,
-                config.free_bits, config.iw_samples, model.config.latent_dim)
+                config.free_bits, config.iw_samples, config.beta, model.config.latent_dim, model.config.hidden_dim)
         assert made == (recipe.epochs, recipe.batch_size, recipe.lr, recipe.schedule, recipe.binarize,
-                        recipe.warmup_epochs, recipe.free_bits, recipe.iw_samples,
-                        recipe.sizes.get("latent_dim", model.config.latent_dim)), name
+                        recipe.warmup_epochs, recipe.free_bits, recipe.iw_samples, recipe.beta,
+                        recipe.sizes.get("latent_dim", model.config.latent_dim),
+                        recipe.sizes.get("hidden_dim", model.config.hidden_dim)), name
         assert len(history.train_loss) == recipe.epochs, f"{name}: training stopped early"
 
 
