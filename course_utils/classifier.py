@@ -39,8 +39,10 @@ def as_digits(x: torch.Tensor, what: str = "x") -> torch.Tensor:
         raise ValueError(f"{what} has shape {tuple(x.shape)}: the classifier expects a batch of 28x28 MNIST digits "
                          f"shaped {SHAPES}; a single image needs x.unsqueeze(0)")
     if x.numel() and not (x.min() >= 0 and x.max() <= 1):  # a NaN fails both comparisons
-        raise ValueError(f"{what}: images must be in [0, 1] (no NaN), got values from {x.min().item():.3g} to "
-                         f"{x.max().item():.3g}: divide 0–255 pixel values by 255")
+        lo, hi = x.min().item(), x.max().item()
+        fix = ("find where the NaN come from" if lo != lo else "divide 0–255 pixel values by 255" if hi > 1
+               else "undo any normalization (x * std + mean) or clamp to [0, 1]")
+        raise ValueError(f"{what}: images must be in [0, 1], got values from {lo:.3g} to {hi:.3g}: {fix}")
     return x.reshape(len(x), 1, 28, 28)
 
 
@@ -137,6 +139,8 @@ def train_classifier(
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     if (test_x is None) != (test_y is None):
         raise ValueError("give test_x and test_y together (images and their labels), or neither")
+    if test_x is not None:  # checked now, not after the first epoch
+        check_labels(test_y, len(as_digits(test_x, "test_x")), "test_y", num_classes=10)
     device = torch.device(device)
     x = as_digits(x).to(device)
     y = check_labels(y, len(x), "y", num_classes=10).to(device)

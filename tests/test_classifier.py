@@ -54,7 +54,7 @@ def _halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _script_settings() -> dict:
     """SETTINGS of benchmarks/train_classifier.py, read from the script (it is not part of the package)."""
-    spec = importlib.util.spec_from_file_location("train_classifier_script", ROOT / "benchmarks" / "train_classifier.py")
+    spec = importlib.util.spec_from_file_location("train_classifier", ROOT / "benchmarks" / "train_classifier.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script.SETTINGS
@@ -96,8 +96,8 @@ def test_features_are_the_relu_layer_before_the_logits(dropout):
 
 BAD_INPUTS = [
     (lambda x: x * 255, r"must be in \[0, 1\].*divide 0–255 pixel values by 255"),
-    (lambda x: x - 0.5, r"must be in \[0, 1\]"),
-    (lambda x: x.masked_fill(x > 0.9, float("nan")), r"must be in \[0, 1\] \(no NaN\)"),
+    (lambda x: x - 0.5, r"must be in \[0, 1\].*undo any normalization"),
+    (lambda x: x.masked_fill(x > 0.9, float("nan")), r"must be in \[0, 1\], got values from nan.*NaN"),
     (lambda x: (x * 255).to(torch.uint8), r"got dtype torch.uint8: divide 0–255 pixel values by 255"),
     (lambda x: x.tolist(), "float tensor of images in \\[0, 1\\], got list"),
     (lambda x: x[0, 0], r"shape \(28, 28\).*\(N, 784\), \(N, 28, 28\) or \(N, 1, 28, 28\).*unsqueeze\(0\)"),
@@ -131,6 +131,8 @@ def test_bad_images_say_what_is_expected(spoil, message, call):
     ({"schedule": "step"}, "schedule must be 'constant' or 'cosine'"),
     ({"dropout": 1.0}, r"dropout must be a probability in \[0, 1\)"),
     ({"test_x": torch.zeros(3, 784)}, "test_x and test_y together"),
+    ({"test_x": torch.zeros(3, 784) + 2, "test_y": torch.zeros(3, dtype=torch.long)}, r"test_x: images must be in"),
+    ({"test_x": torch.zeros(3, 784), "test_y": torch.zeros(2, dtype=torch.long)}, r"test_y must be .* shape \(3,\)"),
 ], ids=lambda v: next(iter(v)) if isinstance(v, dict) else "")
 def test_bad_training_settings_say_what_is_wrong(change, message):
     args = {"x": _digits(), "y": torch.zeros(7, dtype=torch.long), "epochs": 1, "batch_size": 4, "lr": 1e-3, **change}
