@@ -1,9 +1,11 @@
 """A small convolutional MNIST classifier that the course ships to measure the quality of generated digits.
 
-Lesson 11 uses it as the Inception network of the Inception score and FID is used for photographs: its
-confidence on samples, the entropy of its predicted labels, and the Fréchet distance and precision/recall
-between its penultimate-layer features (`classifier_features`) of samples and of real test digits.
-The shipped weights (`load_classifier`) are made by benchmarks/train_classifier.py, which holds their settings.
+Lesson 11 uses it the way the Inception score and FID use an Inception network on photographs: its confidence
+on samples (`predict_proba`), the entropy of its predicted labels, and the Fréchet distance and precision/recall
+between its penultimate-layer features (`classifier_features`) of samples and of real test digits. It learned
+from binary digits (a fresh Bernoulli draw of every training image at every step), like the samples of the
+course's Bernoulli models. The shipped weights (`load_classifier`) are made by benchmarks/train_classifier.py,
+which holds their settings; the checkpoint records them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -71,11 +74,13 @@ class MNISTClassifier(nn.Module):
 
 
 def _device(model: nn.Module) -> torch.device:
+    """Where the model's weights are."""
     return next(model.parameters()).device
 
 
 @torch.no_grad()
-def _batched(model: MNISTClassifier, x: torch.Tensor, batch_size: int, fn) -> torch.Tensor:
+def _batched(model: MNISTClassifier, x: torch.Tensor, batch_size: int,
+             fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """fn(batch) for each batch of x on the model's device, in eval mode, concatenated as float32 on the CPU."""
     check_count(batch_size, "batch_size")
     x, device = as_digits(x), _device(model)
