@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="retrain into a temporary file and compare with the shipped weights bit for bit")
+    parser.add_argument("--out", type=Path, default=CHECKPOINT, help=f"where to write it (default {CHECKPOINT.name})")
     parser.add_argument("--threads", type=int, default=None,
                         help=f"torch intra-op threads (default {THREADS}; with --check, the checkpoint's)")
     args = parser.parse_args()
@@ -50,7 +51,7 @@ def main() -> None:
     print(f"{info['wall_seconds']:.0f} s in all; test accuracy {info['test_accuracy_grey']:.2%} on grey digits, "
           f"{info['test_accuracy_binarized']:.2%} on binarized ones (seed 0)", flush=True)
     if not args.check:
-        path = save_classifier(model, info, CHECKPOINT)
+        path = save_classifier(model, info, args.out)
         print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB)")
         return
     with tempfile.TemporaryDirectory() as folder:
