@@ -191,7 +191,10 @@ def load_pretrained(
 ) -> tuple[Trainable, History | None]:
     """A model shipped with the course (course_utils/checkpoints/<name>.pt) and its training history."""
     path = CHECKPOINTS / f"{name}.pt"
+    if name == "mnist_classifier":  # shipped too, but a classifier, not a model fit trains
+        raise ValueError("mnist_classifier is lesson 11's classifier: load it with "
+                         "course_utils.classifier.load_classifier()")
     if not path.is_file():
-        shipped = sorted(p.stem for p in CHECKPOINTS.glob("*.pt"))
+        shipped = sorted(p.stem for p in CHECKPOINTS.glob("*.pt") if p.stem != "mnist_classifier")
         raise ValueError(f"no shipped checkpoint named {name!r}; available: {shipped}")
     return load_checkpoint(path, device=device)

@@ -187,16 +187,18 @@ def matched_cluster_accuracy(clusters, labels) -> float:
     return counts[rows, cols].sum().item() / len(c)
 
 
-def kmeans(train_features, num_clusters: int, *, seed: int = 0, test_features=None):
-    """k-means (scikit-learn, 10 restarts) on standardized training features: (train clusters, test clusters)."""
+def kmeans(train_features, num_clusters: int, *, seed: int = 0, restarts: int = 4, test_features=None):
+    """k-means (scikit-learn) on the features as they are: (training clusters, test clusters or None).
+
+    Not standardized: scaling every coordinate to unit variance would blow a VAE's inactive units (means
+    near 0 for every image) up into noise that the clustering then follows.
+    """
     from sklearn.cluster import KMeans
-    from sklearn.preprocessing import StandardScaler
 
     f = _features(train_features, "train_features")
     check_count(num_clusters, "num_clusters")
-    scaler = StandardScaler().fit(f)
-    model = KMeans(num_clusters, n_init=10, random_state=seed).fit(scaler.transform(f))
-    test = None if test_features is None else model.predict(scaler.transform(_features(test_features, "test_features")))
+    model = KMeans(num_clusters, n_init=restarts, random_state=seed).fit(f)
+    test = None if test_features is None else model.predict(_features(test_features, "test_features"))
     return model.labels_, test
 
 
@@ -250,3 +252,28 @@ def _covered(points: np.ndarray, centres: np.ndarray, radii: torch.Tensor, batch
     p, c = torch.as_tensor(points), torch.as_tensor(centres)
     inside = [(torch.cdist(chunk, c) <= radii).any(1) for chunk in p.split(batch_size)]
     return torch.cat(inside).double().mean().item()
+
+
+def coordinate_label_information(codes, labels, *, bins: int = 20) -> torch.Tensor:
+    """I(z_j; y) in nats for each coordinate j of the codes (N, d), each cut into `bins` equal-count bins.
+
+    The plug-in estimate from the (bin, label) counts; with N codes it is biased upwards by about
+    (bins − 1)(classes − 1) / (2N) nats (Miller 1955).
+    """
+    z = torch.as_tensor(_features(codes, "codes"))
+    y = torch.as_tensor(labels).cpu().long()
+    if y.shape != (len(z),):
+        raise ValueError(f"labels has shape {tuple(y.shape)} for {len(z)} codes: one label per code")
+    check_count(bins, "bins")
+    ranks = z.argsort(0).argsort(0)  # (N, d): each code's rank along each coordinate
+    binned = ranks * bins // len(z)  # equal-count bins 0 .. bins − 1
+    classes = int(y.max()) + 1
+    p_y = torch.bincount(y, minlength=classes).double() / len(y)
+    info = []
+    for j in range(z.shape[1]):
+        joint = torch.zeros(bins, classes, dtype=torch.float64).index_put_(
+            (binned[:, j], y), torch.ones(len(y), dtype=torch.float64), accumulate=True) / len(y)
+        outer = joint.sum(1, keepdim=True) * p_y  # p(bin) p(y)
+        nonzero = joint > 0
+        info.append((joint[nonzero] * (joint[nonzero] / outer[nonzero]).log()).sum())
+    return torch.stack(info)

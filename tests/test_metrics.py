@@ -187,3 +187,14 @@ def test_sklearn_digits_sit_in_mnists_box():
     assert x.shape == (1797, 1, 28, 28) and y.shape == (1797,) and set(y.tolist()) == set(range(10))
     assert x[:, :, :4].sum() == 0 and x[:, :, :, 24:].sum() == 0  # the 4-pixel frame stays blank
     assert 0 <= x.min() and x.max() <= 1
+
+
+def test_coordinate_label_information_exact_cases():
+    y = torch.arange(1000) % 10
+    codes = torch.stack([y.double() + torch.rand(1000, dtype=torch.float64) * 0.5,  # the label, spread in its bin
+                         torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)], 1)
+    info = metrics.coordinate_label_information(codes, y, bins=10)
+    assert info[0].item() == pytest.approx(math.log(10), rel=1e-12)  # ten equal-count bins = the ten labels
+    # An independent coordinate: the plug-in estimate's bias is about (10 − 1)(10 − 1) / (2 · 1000) = 0.04 nats;
+    # 2 N I is approximately χ² with 81 degrees of freedom (mean 81, sd 12.7), so I > 0.2 (χ² > 400) has p < 1e-6.
+    assert 0 <= info[1].item() < 0.2

@@ -254,7 +254,9 @@ def test_shipped_checkpoints_load():
     shipped = sorted(p.stem for p in train.CHECKPOINTS.glob("*.pt") if p.stem != "mnist_classifier")
     for name in shipped:
         model, history = load_pretrained(name, device="cpu")
-        assert isinstance(history, History) and history.test_loss[-1] < min(history.test_loss[0], 160)
+        # training lowers the test -ELBO; at beta = 1 below 160 nats (a beta > 1 model trades it for a smaller KL)
+        bound = 160 if history.config.beta == 1 else math.inf
+        assert isinstance(history, History) and history.test_loss[-1] < min(history.test_loss[0], bound), name
         assert history.config is not None and history.config.epochs == len(history.train_loss), name
         if model.config.kind == "vae":  # autoencoders are shipped too (lesson 07); they have no prior to sample
             assert model.sample(2)[0].shape == (2, model.config.input_dim)
@@ -264,6 +266,8 @@ def test_shipped_checkpoints_load():
             assert model.decode(torch.zeros(2, model.config.latent_dim)).shape == (2, model.config.input_dim)
     with pytest.raises(ValueError, match="available"):
         load_pretrained("no_such_model")
+    with pytest.raises(ValueError, match="load_classifier"):
+        load_pretrained("mnist_classifier")
 
 
 @needs_cuda
